@@ -1,0 +1,34 @@
+"""Typed errors. The library raises these; only bench.cli turns them into messages and exit codes."""
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
+
+
+class BenchError(Exception):
+    """Base of every error the CLI reports as one line instead of a traceback."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(BenchError):
+    """A command line that cannot be acted on."""
+
+
+class ConfigError(BenchError):
+    """A config, profile, spec or plan file that does not validate. The message names file and key."""
+
+
+class DeviceUnavailable(BenchError):
+    """The requested device is not present; the message lists the devices that are."""
+
+
+class ResultsError(BenchError):
+    """A results folder that is missing, unreadable or of an unknown schema version."""
+
+
+class MeasurementError(BenchError):
+    """One measurement could not be taken (out of memory, unsupported op); recorded as a skip."""
+
+    exit_code = EXIT_CHECK_FAILED

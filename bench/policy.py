@@ -1,0 +1,96 @@
+"""Timing policy: calibration, warm-up, sample count and stop rule. Separate from the Clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from bench import stats
+from bench.timing import Clock, Hook, Step
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingPolicy:
+    min_sample_s: float = 0.005  # each sample runs long enough to dwarf timer resolution and launch cost
+    max_iterations: int = 100_000
+    warmup_min_s: float = 0.05
+    warmup_max_s: float = 2.0  # cap: an unstable device is measured anyway, with a warning
+    warmup_window: int = 3
+    warmup_stable_rel: float = 0.03  # stable when the last `window` samples lie within 3% of their median
+    samples: int = 10
+    max_samples: int = 30
+    target_rel_ci: float = 0.01  # keep sampling until the median's 95% CI is within +-1% ...
+    max_measure_s: float = 3.0  # ... or this much measured time has passed
+    flush_cache: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Timing:
+    """Raw result of timing one kernel: per-iteration seconds of every sample."""
+
+    samples_s: list[float]
+    iterations: int
+    warmup: dict[str, Any]
+    stop_reason: str
+    clock: str
+    resolution_s: float
+
+
+def _iterations_for(per_iteration_s: float, policy: TimingPolicy) -> int:
+    if per_iteration_s <= 0:
+        return policy.max_iterations
+    return max(1, min(policy.max_iterations, math.ceil(policy.min_sample_s / per_iteration_s)))
+
+
+def _is_stable(recent: list[float], policy: TimingPolicy) -> bool:
+    if len(recent) < policy.warmup_window:
+        return False
+    window = sorted(recent[-policy.warmup_window:])
+    middle = window[len(window) // 2]
+    return (window[-1] - window[0]) <= policy.warmup_stable_rel * middle
+
+
+def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None) -> tuple[int, dict[str, Any]]:
+    """Run until per-iteration time is stable (and at least warmup_min_s), capped at warmup_max_s.
+
+    Also calibrates iterations per sample. Returns (iterations, warm-up record)."""
+    iterations, spent, per_iteration = 1, 0.0, []
+    while True:
+        total = clock.time_samples(step, iterations, 1, before)[0]
+        spent += total
+        per_iteration.append(total / iterations)
+        if total < policy.min_sample_s and iterations < policy.max_iterations:
+            iterations = _iterations_for(per_iteration[-1], policy)
+            per_iteration.clear()  # calibration samples are not evidence of stability
+            continue
+        stable = _is_stable(per_iteration, policy) and spent >= policy.warmup_min_s
+        if stable or spent >= policy.warmup_max_s:
+            record = {"samples": len(per_iteration), "seconds": spent, "stable": stable,
+                      "last_per_iteration_s": per_iteration[-policy.warmup_window:]}
+            return iterations, record
+
+
+def measure(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None = None) -> Timing:
+    """Warm up, then sample until the median is known to target_rel_ci or a budget runs out."""
+    iterations, warmup = warm_up(step, clock, policy, before_sample)
+    totals = clock.time_samples(step, iterations, policy.samples, before_sample)
+    stop_reason = "target confidence reached"
+    while True:
+        per_iteration = [t / iterations for t in totals]
+        summary = stats.summarize(per_iteration)
+        if stats.relative_ci_half_width(summary) <= policy.target_rel_ci:
+            break
+        if len(totals) >= policy.max_samples:
+            stop_reason = "max samples reached"
+            break
+        if sum(totals) >= policy.max_measure_s:
+            stop_reason = "time budget reached"
+            break
+        batch = min(5, policy.max_samples - len(totals))
+        totals += clock.time_samples(step, iterations, batch, before_sample)
+    return Timing(samples_s=per_iteration, iterations=iterations, warmup=warmup, stop_reason=stop_reason,
+                  clock=clock.name, resolution_s=clock.resolution_s)

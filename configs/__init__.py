@@ -1,0 +1,1 @@
+"""Shipped YAML: suites/, devices/ (accelerator specs) and profiles/ (threshold rules)."""
