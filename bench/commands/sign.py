@@ -1,0 +1,25 @@
+"""`bench sign RUN_DIR --key KEY`: sign every file of a results folder (in-toto Statement in DSSE)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.errors import EXIT_OK
+from bench.signing import build_manifest, sign_run
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "sign", help="sign a results folder (Ed25519, in-toto/DSSE)",
+        description="Hash every file of RUN_DIR (SHA-256) into an in-toto Statement, sign it with KEY "
+                    "and write signature.dsse.json into RUN_DIR, replacing an earlier one.")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="results folder with run.json")
+    parser.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key (PEM, mode 0600)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    envelope = sign_run(args.run_dir, args.key)
+    files = build_manifest(args.run_dir)
+    print(f"signed {len(files)} files in {args.run_dir} -> {envelope}")
+    return EXIT_OK

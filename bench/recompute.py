@@ -1,0 +1,200 @@
+"""Re-derive every stored number of a run from its raw samples, and say what differs.
+
+One place for it, so `bench verify`, `bench report` and anything else that trusts a run.json
+use the same checks: per-measurement stats and throughput (bench.stats, bench.metrics), the
+`summary` (bench.summary.build_summary) and a stored `verdict` (bench.verdict.check_run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+from typing import Any, Callable, Iterable
+
+from bench import metrics, stats
+
+REL_TOL = 1e-9  # stored JSON floats round-trip exactly; this only absorbs summation order
+
+
+@dataclasses.dataclass
+class Recomputation:
+    findings: list[str] = dataclasses.field(default_factory=list)  # each names what differs
+    notes: list[str] = dataclasses.field(default_factory=list)  # parts that could not be recomputed
+    measurements_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def _same(stored: Any, fresh: Any) -> bool:
+    if isinstance(stored, bool) or isinstance(fresh, bool):
+        return stored == fresh
+    if isinstance(stored, (int, float)) and isinstance(fresh, (int, float)):
+        if math.isnan(stored) and math.isnan(fresh):
+            return True
+        return math.isclose(stored, fresh, rel_tol=REL_TOL, abs_tol=0.0) or stored == fresh
+    return stored == fresh
+
+
+def diff(stored: Any, fresh: Any, path: str) -> list[str]:
+    """Human-readable differences between a stored and a recomputed JSON value, by dotted path."""
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        out = []
+        for key in sorted(set(stored) | set(fresh), key=str):
+            where = f"{path}.{key}"
+            if key not in fresh:
+                out.append(f"{where}: stored but not recomputed ({stored[key]!r})")
+            elif key not in stored:
+                out.append(f"{where}: missing (recomputed {fresh[key]!r})")
+            else:
+                out.extend(diff(stored[key], fresh[key], where))
+        return out
+    if isinstance(stored, (list, tuple)) and isinstance(fresh, (list, tuple)):
+        if len(stored) != len(fresh):
+            return [f"{path}: stored {len(stored)} items, recomputed {len(fresh)}"]
+        return [line for i, (a, b) in enumerate(zip(stored, fresh)) for line in diff(a, b, f"{path}[{i}]")]
+    if _same(stored, fresh):
+        return []
+    return [f"{path}: stored {stored!r}, recomputed {fresh!r}"]
+
+
+def iter_measurements(run: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(label prefix, measurement) for a single-unit run and for each unit of a multi-unit run."""
+    for index, measurement in enumerate(run.get("measurements") or []):
+        yield f"measurement {measurement.get('id', index)}", measurement
+    for u, unit in enumerate(run.get("units") or []):
+        for index, measurement in enumerate(unit.get("measurements") or []):
+            yield f"unit {u} measurement {measurement.get('id', index)}", measurement
+
+
+def throughput_from(measurement: dict[str, Any], summary: dict[str, float]) -> dict[str, Any]:
+    """Throughput block from work and time stats, as the harness stores it (median-based)."""
+    stored = measurement.get("throughput") or {}
+    unit = stored.get("unit") or ("GB/s" if measurement.get("suite") == "stream" else "TFLOPS")
+    work = measurement.get("work") or {}
+    if unit == "GB/s":
+        rate, amount = metrics.gb_per_second, work.get("bytes")
+    else:
+        rate, amount = metrics.tera_per_second, work.get("flops")
+    if not amount:
+        raise ValueError(f"no work amount for unit {unit}")
+    value = rate(amount, summary["median"])
+    low, high = metrics.throughput_interval(value, (summary["ci95_low"], summary["ci95_high"]), summary["median"])
+    return {"value": value, "unit": unit, "statistic": "median", "ci95": [low, high],
+            "best": rate(amount, summary["min"])}
+
+
+def check_measurement(label: str, measurement: dict[str, Any]) -> list[str]:
+    samples = (measurement.get("timing") or {}).get("samples_s")
+    if not samples:
+        return [f"{label}: no raw samples (timing.samples_s) to recompute from"]
+    fresh = stats.summarize(samples)
+    findings = diff(measurement.get("stats"), fresh, f"{label}: stats")
+    stored_tp = measurement.get("throughput")
+    if stored_tp is not None:
+        try:
+            fresh_tp = throughput_from(measurement, fresh)
+        except (ValueError, ZeroDivisionError) as exc:
+            findings.append(f"{label}: throughput not recomputable ({exc})")
+        else:
+            common = {key: fresh_tp[key] for key in fresh_tp if key in stored_tp}
+            findings.extend(diff({k: stored_tp[k] for k in common}, common, f"{label}: throughput"))
+    return findings
+
+
+def _optional(module: str, name: str) -> Callable | None:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def check_summary(run: dict[str, Any], result: Recomputation) -> None:
+    if "summary" not in run:
+        return
+    build_summary = _optional("bench.summary", "build_summary")
+    if build_summary is None:
+        result.notes.append("summary not recomputed: bench.summary.build_summary is not available")
+        return
+    try:
+        fresh = build_summary(run)
+    except Exception as exc:  # a malformed run must become a finding, not a traceback
+        result.findings.append(f"summary: cannot be recomputed ({type(exc).__name__}: {exc})")
+        return
+    result.findings.extend(diff(run["summary"], fresh, "summary"))
+
+
+def _criteria_outcomes(verdict: dict[str, Any]) -> dict[str, Any]:
+    criteria = verdict.get("criteria") or []
+    if isinstance(criteria, dict):
+        return {str(k): (v.get("outcome") if isinstance(v, dict) else v) for k, v in criteria.items()}
+    return {str(c.get("name") or c.get("id") or i): c.get("outcome") for i, c in enumerate(criteria)
+            if isinstance(c, dict)}
+
+
+def check_verdict(run: dict[str, Any], result: Recomputation) -> None:
+    stored = run.get("verdict")
+    if not stored:
+        return
+    check_run = _optional("bench.verdict", "check_run")
+    if check_run is None:
+        result.notes.append("verdict not recomputed: bench.verdict.check_run is not available")
+        return
+    try:
+        fresh = _rerun_verdict(check_run, run, stored)
+    except Exception as exc:
+        result.findings.append(f"verdict: cannot be recomputed ({type(exc).__name__}: {exc})")
+        return
+    if hasattr(fresh, "to_dict"):
+        fresh = fresh.to_dict()
+    elif dataclasses.is_dataclass(fresh):
+        fresh = dataclasses.asdict(fresh)
+    if stored.get("verdict") != fresh.get("verdict"):
+        result.findings.append(f"verdict: stored {stored.get('verdict')!r}, recomputed {fresh.get('verdict')!r}")
+    mine, theirs = _criteria_outcomes(stored), _criteria_outcomes(fresh)
+    for name in sorted(set(mine) | set(theirs)):
+        if mine.get(name) != theirs.get(name):
+            result.findings.append(f"verdict criterion {name}: stored {mine.get(name)!r}, recomputed {theirs.get(name)!r}")
+
+
+def _rerun_verdict(check_run: Callable, run: dict[str, Any], stored: dict[str, Any]) -> Any:
+    """Call bench.verdict.check_run with the parameters the stored verdict records."""
+    import inspect
+
+    params = dict(stored.get("parameters") or stored.get("params") or {})
+    accepted = inspect.signature(check_run).parameters
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    kwargs = {k: v for k, v in params.items() if takes_kwargs or k in accepted}
+    run_without_verdict = {k: v for k, v in run.items() if k != "verdict"}
+    return check_run(run_without_verdict, **kwargs)
+
+
+def recompute_run(run: dict[str, Any]) -> Recomputation:
+    """Recompute stats, throughput, summary and verdict of a run dict; list every difference."""
+    result = Recomputation()
+    for label, measurement in iter_measurements(run):
+        result.findings.extend(check_measurement(label, measurement))
+        result.measurements_checked += 1
+    check_summary(run, result)
+    check_verdict(run, result)
+    return result
+
+
+def recompute(run: dict[str, Any]) -> list[str]:
+    """The findings of `recompute_run` alone: an empty list means every stored number re-derives."""
+    return recompute_run(run).findings
+
+
+def run_labels(run: dict[str, Any]) -> list[str]:
+    """Labels every report must show: CPU stand-ins for accelerator units, unfinished runs."""
+    labels = []
+    devices = [run.get("device") or {}] + [unit.get("device") or {} for unit in run.get("units") or []]
+    for device in devices:
+        extra = device.get("extra") or {}
+        if device.get("backend") == "cpu" or extra.get("stand_in"):
+            labels.append(f"CPU stand-in: unit {device.get('name') or '?'} is a CPU process, not an accelerator")
+    if run.get("status") not in (None, "complete"):
+        labels.append(f"run status {run.get('status')!r}: not a complete run")
+    return labels

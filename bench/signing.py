@@ -1,0 +1,407 @@
+"""Signed, tamper-evident run folders: Ed25519 over an in-toto Statement in a DSSE envelope.
+
+What is signed: a manifest of the SHA-256 digest of every regular file in the run folder
+(except the envelope itself), as the `subject` list of an in-toto Statement v1, wrapped in a
+DSSE envelope whose signature covers the pre-authentication encoding (PAE) of the payload.
+
+What `verify_run` checks, in order: the envelope and its signature, every file digest
+(changed, missing, added), then `bench.recompute.recompute_run` — every derived number and
+the verdict re-derived from the raw samples. A self-signed check (no public key given) proves
+integrity only: the signer is reported as unauthenticated.
+
+References: in-toto Statement v1 (https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md),
+DSSE envelope and PAE (https://github.com/secure-systems-lab/dsse/blob/master/protocol.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from bench import __version__
+from bench.errors import ConfigError, ResultsError, UsageError
+
+SIGNATURE_FILE = "signature.dsse.json"
+EXCLUDED_FILES = frozenset({SIGNATURE_FILE})  # paths relative to the run folder, never in the manifest
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://accelbench.dev/run/v1"
+PRIVATE_KEY_MARKERS = (b"-----BEGIN PRIVATE KEY-----", b"-----BEGIN OPENSSH PRIVATE KEY-----",
+                       b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+
+STATUS_VERIFIED = "signed (verified)"
+STATUS_INVALID = "signed (INVALID)"
+STATUS_UNSIGNED = "unsigned"
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class KeyFiles:
+    private_path: Path
+    public_path: Path
+    key_id: str  # sha256 hex of the raw 32-byte public key
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The key id written into signatures: SHA-256 (hex) of the raw 32-byte public key."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _public_pem(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _refuse_results_folder(path: Path) -> None:
+    """Keys are never written into (or read from) a results folder."""
+    for folder in (path.parent, *path.parent.parents):
+        if (folder / "run.json").is_file():
+            raise UsageError(f"{path}: refusing to keep a key inside a results folder ({folder} has run.json)")
+
+
+def generate_keys(private_path: str | Path, public_path: str | Path | None = None,
+                  overwrite: bool = False) -> KeyFiles:
+    """Write a new Ed25519 key pair: PKCS#8 PEM private key with mode 0600, SPKI PEM public key."""
+    private_path = Path(private_path)
+    public_path = Path(public_path) if public_path else private_path.with_name(private_path.name + ".pub")
+    _refuse_results_folder(private_path.resolve())
+    _refuse_results_folder(public_path.resolve())
+    for path in (private_path, public_path):
+        if path.exists() and not overwrite:
+            raise UsageError(f"{path} already exists; pass --force to replace it")
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    if private_path.exists():
+        private_path.unlink()
+    # Created 0600 from the start, so the key is never readable by others, even briefly.
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_pem)
+    public_path.write_bytes(_public_pem(key.public_key()))
+    return KeyFiles(private_path, public_path, key_id(key.public_key()))
+
+
+def load_private_key(path: str | Path) -> Ed25519PrivateKey:
+    """Load an Ed25519 private key, refusing a file that group or others may read or write."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"private key {path}: no such file")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigError(f"private key {path}: permissions {mode:04o} are too open (group/others have access); "
+                          f"run `chmod 600 {path}`")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"private key {path}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"private key {path}: {type(key).__name__} is not an Ed25519 key")
+    return key
+
+
+def load_public_key(path: str | Path) -> Ed25519PublicKey:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"public key {path}: no such file")
+    data = path.read_bytes()
+    if any(marker in data for marker in PRIVATE_KEY_MARKERS):
+        raise UsageError(f"public key {path}: this is a private key; pass the .pub file")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise ConfigError(f"public key {path}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError(f"public key {path}: {type(key).__name__} is not an Ed25519 key")
+    return key
+
+
+# --- manifest ------------------------------------------------------------------------------
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _walk(run_dir: Path) -> tuple[list[str], list[str]]:
+    """(regular files, other entries such as symlinks), as sorted POSIX paths relative to run_dir."""
+    files, others = [], []
+    for root, dirs, names in os.walk(run_dir, followlinks=False):
+        root_path = Path(root)
+        for name in list(dirs):
+            if (root_path / name).is_symlink():
+                others.append((root_path / name).relative_to(run_dir).as_posix())
+                dirs.remove(name)
+        for name in names:
+            path = root_path / name
+            relative = path.relative_to(run_dir).as_posix()
+            if relative in EXCLUDED_FILES:
+                continue
+            (files if path.is_file() and not path.is_symlink() else others).append(relative)
+    return sorted(files), sorted(others)
+
+
+def build_manifest(run_dir: str | Path) -> dict[str, str]:
+    """{relative POSIX path: sha256 hex} for every regular file except the signature envelope."""
+    run_dir = Path(run_dir)
+    files, _ = _walk(run_dir)
+    return {name: sha256_file(run_dir / name) for name in files}
+
+
+def read_run(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise ResultsError(f"{run_dir}: no run.json (not a results folder)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+
+
+# --- statement and envelope ----------------------------------------------------------------
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def build_statement(run_dir: str | Path, run: dict[str, Any], public_key: Ed25519PublicKey,
+                    signed_at: str | None = None) -> dict[str, Any]:
+    """The in-toto Statement v1 for a run folder: files as subjects, run facts as predicate."""
+    from bench.fleet import unit_summaries  # here, not at the top: fleet imports this module's status
+
+    manifest = build_manifest(run_dir)
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": digest}} for name, digest in manifest.items()],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "run_id": run.get("run_id"),
+            "tool": {"name": "accelbench", "version": __version__},
+            "run_tool": run.get("tool"),
+            "signed_at": signed_at or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "units": [dataclasses.asdict(unit) for unit in unit_summaries(run)],
+            # Lets `verify` without --pubkey check integrity; it does not authenticate the signer.
+            "signer": {"keyid": key_id(public_key), "public_key_ed25519": base64.b64encode(raw).decode()},
+            "excluded_files": sorted(EXCLUDED_FILES),
+        },
+    }
+
+
+def _refuse_private_keys(run_dir: Path, names: list[str]) -> None:
+    for name in names:
+        with (run_dir / name).open("rb") as handle:
+            head = handle.read(1 << 16)
+        if any(marker in head for marker in PRIVATE_KEY_MARKERS):
+            raise UsageError(f"{run_dir / name}: looks like a private key; keys are never part of results")
+
+
+def sign_run(run_dir: str | Path, private_key_path: str | Path) -> Path:
+    """Sign a run folder, replacing any earlier envelope. Returns the envelope's path."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: not a folder")
+    run = read_run(run_dir)
+    key_path = Path(private_key_path).resolve()
+    if run_dir.resolve() in key_path.parents:
+        raise UsageError(f"{private_key_path}: the private key is inside the results folder; move it out")
+    key = load_private_key(private_key_path)
+    files, others = _walk(run_dir)
+    if others:
+        raise ResultsError(f"{run_dir}: cannot sign links or special files: {', '.join(others)}")
+    if run.get("status") == "running":
+        raise ResultsError(f"{run_dir}: run is still in progress (status 'running'); sign it when it has ended")
+    _refuse_private_keys(run_dir, files)
+    statement = build_statement(run_dir, run, key.public_key())
+    payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    envelope = {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [{"keyid": key_id(key.public_key()),
+                        "sig": base64.b64encode(key.sign(pae(PAYLOAD_TYPE, payload))).decode("ascii")}],
+    }
+    target = run_dir / SIGNATURE_FILE
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, target)
+    return target
+
+
+# --- verification --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Verification:
+    """Outcome of `verify_run`. `findings` name each thing that differs; empty means verified."""
+
+    run_dir: Path
+    signed: bool
+    signature_valid: bool | None = None  # None: unsigned
+    key_id: str | None = None
+    signer_authenticated: bool = False  # True only when the caller supplied the public key
+    signed_at: str | None = None
+    files_checked: int = 0
+    findings: list[str] = dataclasses.field(default_factory=list)  # signature and file problems
+    recompute_findings: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)  # what could not be checked
+    labels: list[str] = dataclasses.field(default_factory=list)  # "unsigned", CPU stand-in, ...
+
+    @property
+    def ok(self) -> bool:
+        return self.signed and bool(self.signature_valid) and not self.findings and not self.recompute_findings
+
+    @property
+    def status(self) -> str:
+        if not self.signed:
+            return STATUS_UNSIGNED
+        return STATUS_VERIFIED if self.signature_valid and not self.findings else STATUS_INVALID
+
+
+def _load_envelope(path: Path, result: Verification) -> dict[str, Any] | None:
+    try:
+        envelope = json.loads(path.read_text(encoding="utf-8"))
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        statement = json.loads(payload)
+        signatures = envelope["signatures"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        result.findings.append(f"signature: {SIGNATURE_FILE} is not a readable DSSE envelope ({exc})")
+        return None
+    if envelope.get("payloadType") != PAYLOAD_TYPE:
+        result.findings.append(f"signature: payloadType {envelope.get('payloadType')!r} is not {PAYLOAD_TYPE!r}")
+        return None
+    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
+        result.findings.append(f"signature: payload is not an in-toto Statement v1")
+        return None
+    if statement.get("predicateType") != PREDICATE_TYPE:
+        result.findings.append(f"signature: predicateType {statement.get('predicateType')!r} is not {PREDICATE_TYPE!r}")
+    envelope["_payload_bytes"] = payload
+    envelope["_statement"] = statement
+    return envelope
+
+
+def _embedded_key(statement: dict[str, Any]) -> Ed25519PublicKey | None:
+    try:
+        raw = base64.b64decode(statement["predicate"]["signer"]["public_key_ed25519"], validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_signature(envelope: dict[str, Any], public_key: Ed25519PublicKey | None, result: Verification) -> None:
+    statement = envelope["_statement"]
+    key = public_key or _embedded_key(statement)
+    if key is None:
+        result.signature_valid = False
+        result.findings.append("signature: no public key given and none embedded in the statement")
+        return
+    result.key_id = key_id(key)
+    message = pae(PAYLOAD_TYPE, envelope["_payload_bytes"])
+    for signature in envelope["signatures"] or []:
+        try:
+            key.verify(base64.b64decode(signature.get("sig", ""), validate=True), message)
+        except (InvalidSignature, ValueError, TypeError, AttributeError):
+            continue
+        result.signature_valid = True
+        return
+    result.signature_valid = False
+    signed_ids = ", ".join(str(s.get("keyid")) for s in envelope["signatures"] or [] if isinstance(s, dict)) or "none"
+    result.findings.append(f"signature: invalid for key {result.key_id[:16]} (envelope key ids: {signed_ids})")
+
+
+def _check_files(run_dir: Path, statement: dict[str, Any], result: Verification) -> None:
+    signed: dict[str, str] = {}
+    for subject in statement.get("subject") or []:
+        try:
+            signed[subject["name"]] = subject["digest"]["sha256"]
+        except (KeyError, TypeError):
+            result.findings.append(f"signature: malformed subject {subject!r}")
+    files, others = _walk(run_dir)
+    present = set(files)
+    for name in others:
+        result.findings.append(f"file {name}: link or special file, not allowed in a signed run")
+    for name, digest in sorted(signed.items()):
+        if name not in present:
+            result.findings.append(f"file {name}: missing (listed in the signed manifest)")
+            continue
+        actual = sha256_file(run_dir / name)
+        result.files_checked += 1
+        if actual != digest:
+            result.findings.append(f"file {name}: digest differs (signed sha256 {digest[:12]}…, now {actual[:12]}…)")
+    for name in sorted(present - set(signed)):
+        result.findings.append(f"file {name}: not in signed manifest (added after signing)")
+
+
+def verify_run(run_dir: str | Path, public_key_path: str | Path | None = None, *,
+               recompute: bool = True) -> Verification:
+    """Check signature, every file digest, and (if `recompute`) every derived number and verdict."""
+    from bench.recompute import recompute_run, run_labels
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: not a folder")
+    public_key = load_public_key(public_key_path) if public_key_path else None
+    envelope_path = run_dir / SIGNATURE_FILE
+    result = Verification(run_dir=run_dir, signed=envelope_path.is_file(), signer_authenticated=public_key is not None)
+    if not result.signed:
+        result.labels.append("unsigned: no signature; integrity and origin cannot be checked")
+    else:
+        envelope = _load_envelope(envelope_path, result)
+        if envelope is None:
+            result.signature_valid = False
+        else:
+            statement = envelope["_statement"]
+            result.signed_at = (statement.get("predicate") or {}).get("signed_at")
+            _check_signature(envelope, public_key, result)
+            _check_files(run_dir, statement, result)
+            _check_run_id(run_dir, statement, result)
+            if public_key is None and result.signature_valid:
+                result.notes.append("signer unauthenticated: checked against the key embedded in the envelope, "
+                                    "which proves integrity, not origin; pass --pubkey with the lab's key")
+    if (run_dir / "run.json").is_file():
+        try:
+            run = read_run(run_dir)
+        except ResultsError as exc:
+            result.recompute_findings.append(str(exc))
+        else:
+            result.labels.extend(run_labels(run))
+            if recompute:
+                outcome = recompute_run(run)
+                result.recompute_findings.extend(outcome.findings)
+                result.notes.extend(outcome.notes)
+    elif not result.signed:
+        raise ResultsError(f"{run_dir}: no run.json (not a results folder)")
+    return result
+
+
+def _check_run_id(run_dir: Path, statement: dict[str, Any], result: Verification) -> None:
+    signed_id = (statement.get("predicate") or {}).get("run_id")
+    try:
+        actual = read_run(run_dir).get("run_id")
+    except ResultsError:
+        return  # reported by the file check (missing) or by recompute (unreadable)
+    if signed_id != actual:
+        result.findings.append(f"run_id: signed {signed_id!r}, run.json has {actual!r}")
+
+
+def signature_status(run_dir: str | Path, public_key_path: str | Path | None = None) -> str:
+    """One label for reports: "signed (verified)", "signed (INVALID)" or "unsigned".
+
+    Checks signature and digests only (no recomputation), so it is cheap enough for every report."""
+    result = verify_run(run_dir, public_key_path, recompute=False)
+    return result.status
