@@ -1,0 +1,300 @@
+"""Signed, tamper-evident run folders: every tampering case must make `bench verify` fail by name."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from bench import signing
+from bench.errors import BenchError, ConfigError, UsageError
+from bench.recompute import recompute, recompute_run
+from run_factory import real_cpu_run, synthetic_run, write_run
+
+LIMIT_TPP = 1e9  # a limit no test run reaches, so the fake verdict is "pass"
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def template_run(tmp_path_factory) -> Path:
+    """One run folder per session: a real quick CPU run when the harness exists, else synthetic."""
+    base = tmp_path_factory.mktemp("template")
+    folder = real_cpu_run(base / "real") or write_run(base / "synthetic" / "run", synthetic_run())
+    (folder / "notes").mkdir(exist_ok=True)
+    (folder / "notes" / "operator.txt").write_text("bench 3, rack B\n")
+    return folder
+
+
+@pytest.fixture()
+def keys(tmp_path) -> signing.KeyFiles:
+    (tmp_path / "keys").mkdir()
+    return signing.generate_keys(tmp_path / "keys" / "lab.key")
+
+
+@pytest.fixture()
+def run_dir(tmp_path, template_run) -> Path:
+    return Path(shutil.copytree(template_run, tmp_path / "run"))
+
+
+@pytest.fixture()
+def signed_run(run_dir, keys) -> Path:
+    signing.sign_run(run_dir, keys.private_path)
+    return run_dir
+
+
+def cli(argv: list[str]) -> int:
+    """bench.cli.main when every listed command imports; else the same dispatch over ours."""
+    try:
+        from bench.cli import build_parser, main
+
+        build_parser()
+        return main(argv)
+    except ImportError:
+        from bench.commands import fleet, keygen, sign, verify
+
+        parser = argparse.ArgumentParser(prog="bench")
+        sub = parser.add_subparsers(dest="command")
+        for module in (keygen, sign, verify, fleet):
+            module.add_parser(sub).set_defaults(handler=module.run)
+        args = parser.parse_args(argv)
+        try:
+            return args.handler(args)
+        except BenchError as exc:
+            return exc.exit_code
+
+
+def some_data_file(folder: Path) -> str:
+    return "measurements.csv" if (folder / "measurements.csv").is_file() else "notes/operator.txt"
+
+
+def edit_run_json(folder: Path, change) -> None:
+    path = folder / "run.json"
+    run = json.loads(path.read_text())
+    change(run)
+    path.write_text(json.dumps(run, indent=2) + "\n")
+
+
+def fake_verdict_module() -> types.ModuleType:
+    """Stands in for bench.verdict: pass when effective TPP is under `limit`."""
+    module = types.ModuleType("bench.verdict")
+
+    def check_run(run, limit=LIMIT_TPP, **_):
+        tpp = run["summary"]["effective_tpp"]["max"]
+        outcome = "pass" if tpp < limit else "fail"
+        return {"verdict": outcome, "parameters": {"limit": limit},
+                "criteria": [{"name": "tpp", "value": tpp, "limit": limit, "outcome": outcome}]}
+
+    module.check_run = check_run
+    return module
+
+
+# --- the DSSE encoding ---------------------------------------------------------------------
+
+def test_pae_matches_dsse_spec_example():
+    assert signing.pae("http://example.com/HelloWorld", b"hello world") == \
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+
+
+# --- round trip ----------------------------------------------------------------------------
+
+def test_sign_then_verify_round_trip(signed_run, keys):
+    envelope = json.loads((signed_run / signing.SIGNATURE_FILE).read_text())
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    assert statement["predicateType"] == signing.PREDICATE_TYPE
+    names = {s["name"] for s in statement["subject"]}
+    assert {"run.json", "notes/operator.txt"} <= names and signing.SIGNATURE_FILE not in names
+    assert envelope["signatures"][0]["keyid"] == keys.key_id
+
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert result.ok, result.findings + result.recompute_findings
+    assert result.signer_authenticated and result.status == signing.STATUS_VERIFIED
+    assert result.files_checked == len(names)
+    assert cli(["verify", str(signed_run), "--pubkey", str(keys.public_path)]) == 0
+
+
+def test_verify_without_pubkey_says_signer_unauthenticated(signed_run):
+    result = signing.verify_run(signed_run)
+    assert result.ok and not result.signer_authenticated
+    assert any("unauthenticated" in note for note in result.notes)
+
+
+def test_resigning_replaces_the_envelope(signed_run, keys):
+    signing.sign_run(signed_run, keys.private_path)
+    assert signing.verify_run(signed_run, keys.public_path).ok
+    assert [p.name for p in signed_run.iterdir() if p.name.startswith("signature")] == [signing.SIGNATURE_FILE]
+
+
+# --- tampering: each case fails with a message naming what differs ---------------------------
+
+def test_flipped_byte_fails(signed_run, keys):
+    name = some_data_file(signed_run)
+    path = signed_run / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert not result.ok and result.status == signing.STATUS_INVALID
+    assert any(f.startswith(f"file {name}: digest differs") for f in result.findings), result.findings
+    assert cli(["verify", str(signed_run), "--pubkey", str(keys.public_path)]) == 1
+
+
+def test_removed_file_fails(signed_run, keys):
+    name = some_data_file(signed_run)
+    (signed_run / name).unlink()
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert not result.ok
+    assert f"file {name}: missing (listed in the signed manifest)" in result.findings
+
+
+def test_added_file_fails(signed_run, keys):
+    (signed_run / "extra.txt").write_text("slipped in later\n")
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert not result.ok
+    assert "file extra.txt: not in signed manifest (added after signing)" in result.findings
+
+
+def test_edited_sample_fails_on_digest_and_on_recomputation(signed_run, keys):
+    edited = {}
+
+    def slow_down_first_sample(run):
+        measurement = run["measurements"][0]
+        measurement["timing"]["samples_s"][0] *= 1.5
+        edited["id"] = measurement["id"]
+
+    edit_run_json(signed_run, slow_down_first_sample)
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert not result.ok
+    assert any(f.startswith("file run.json: digest differs") for f in result.findings)
+    assert any(f.startswith(f"measurement {edited['id']}: stats.") for f in result.recompute_findings), \
+        result.recompute_findings
+
+
+def test_edited_sample_and_resigned_by_someone_else_still_fails(signed_run, keys, tmp_path):
+    """A forger with their own key: the lab key rejects the signature; recomputation rejects the numbers."""
+    edit_run_json(signed_run, lambda run: run["measurements"][0]["timing"]["samples_s"].__setitem__(0, 1.0))
+    forger = signing.generate_keys(tmp_path / "forger.key")
+    signing.sign_run(signed_run, forger.private_path)
+
+    with_lab_key = signing.verify_run(signed_run, keys.public_path)
+    assert any(f.startswith(f"signature: invalid for key {keys.key_id[:16]}") for f in with_lab_key.findings)
+    self_signed = signing.verify_run(signed_run)
+    assert self_signed.signature_valid and not self_signed.findings  # integrity holds for the forged set...
+    assert self_signed.recompute_findings and not self_signed.ok  # ...but the numbers do not re-derive
+
+
+def test_edited_verdict_fails(run_dir, keys, monkeypatch):
+    fake = fake_verdict_module()
+    monkeypatch.setitem(sys.modules, "bench.verdict", fake)
+    edit_run_json(run_dir, lambda run: run.__setitem__("verdict", fake.check_run(run)))
+    signing.sign_run(run_dir, keys.private_path)
+    assert signing.verify_run(run_dir, keys.public_path).ok
+
+    def flip(run):
+        run["verdict"]["verdict"] = "fail"
+        run["verdict"]["criteria"][0]["outcome"] = "fail"
+
+    edit_run_json(run_dir, flip)
+    result = signing.verify_run(run_dir, keys.public_path)
+    assert not result.ok
+    assert any(f.startswith("file run.json: digest differs") for f in result.findings)
+    assert "verdict: stored 'fail', recomputed 'pass'" in result.recompute_findings
+    assert "verdict criterion tpp: stored 'fail', recomputed 'pass'" in result.recompute_findings
+
+
+def test_edited_envelope_payload_fails(signed_run, keys):
+    path = signed_run / signing.SIGNATURE_FILE
+    envelope = json.loads(path.read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["predicate"]["run_id"] = "someone-else"
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    path.write_text(json.dumps(envelope))
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert any(f.startswith("signature: invalid for key") for f in result.findings)
+    assert any(f.startswith("run_id: signed 'someone-else'") for f in result.findings)
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_private_key_with_loose_permissions_is_refused(run_dir, keys):
+    assert oct(keys.private_path.stat().st_mode & 0o777) == "0o600"
+    os.chmod(keys.private_path, 0o644)
+    with pytest.raises(ConfigError, match="too open"):
+        signing.sign_run(run_dir, keys.private_path)
+    assert not (run_dir / signing.SIGNATURE_FILE).exists()
+    assert cli(["sign", str(run_dir), "--key", str(keys.private_path)]) == 2
+
+
+def test_keys_are_never_written_into_results(run_dir, keys):
+    with pytest.raises(UsageError, match="inside a results folder"):
+        signing.generate_keys(run_dir / "lab.key")
+    inside = run_dir / "lab.key"
+    shutil.copy(keys.private_path, inside)
+    os.chmod(inside, 0o600)
+    with pytest.raises(UsageError, match="inside the results folder"):
+        signing.sign_run(run_dir, inside)
+
+
+def test_keygen_command_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "k.key"
+    assert cli(["keygen", "--out", str(target)]) == 0
+    assert target.is_file() and (tmp_path / "k.key.pub").is_file()
+    assert cli(["keygen", "--out", str(target)]) == 2
+
+
+# --- unsigned runs and labels ----------------------------------------------------------------
+
+def test_unsigned_run_is_labelled_and_fails_verify(run_dir):
+    result = signing.verify_run(run_dir)
+    assert result.status == signing.STATUS_UNSIGNED == signing.signature_status(run_dir)
+    assert any(label.startswith("unsigned") for label in result.labels)
+    assert not result.ok
+    assert cli(["verify", str(run_dir)]) == 1
+    assert cli(["verify", str(run_dir), "--allow-unsigned"]) == 0
+
+
+def test_signature_status_labels(signed_run):
+    assert signing.signature_status(signed_run) == signing.STATUS_VERIFIED
+    (signed_run / "extra.txt").write_text("x")
+    assert signing.signature_status(signed_run) == signing.STATUS_INVALID
+
+
+def test_cpu_stand_in_is_labelled(tmp_path, keys):
+    folder = write_run(tmp_path / "cpu", synthetic_run(backend="cpu", device_name="Host CPU"))
+    signing.sign_run(folder, keys.private_path)
+    result = signing.verify_run(folder, keys.public_path)
+    assert result.ok
+    assert any(label.startswith("CPU stand-in") for label in result.labels)
+
+
+def test_verify_of_missing_folder_is_usage_error(tmp_path):
+    assert cli(["verify", str(tmp_path / "nope")]) == 2
+
+
+# --- recomputation on its own --------------------------------------------------------------
+
+def test_recompute_accepts_a_consistent_run_and_names_an_edited_stored_number():
+    run = synthetic_run()
+    assert recompute(run) == []
+    run["measurements"][1]["throughput"]["value"] *= 1.01
+    findings = recompute(run)
+    assert len(findings) == 1 and findings[0].startswith(f"measurement {run['measurements'][1]['id']}: throughput.value")
+
+
+def test_recompute_names_an_edited_summary_number():
+    run = synthetic_run()
+    outcome = recompute_run(run)
+    if any("build_summary is not available" in n for n in outcome.notes):
+        pytest.skip("bench.summary.build_summary not there yet")
+    run["summary"]["effective_tpp"]["max"] *= 2
+    assert any(f.startswith("summary.effective_tpp.max:") for f in recompute(run))
