@@ -1,0 +1,154 @@
+"""Fleet / lot aggregation: lot table, outliers beyond the spread, manifest reconciliation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench import fleet, signing
+from bench.errors import ConfigError, UsageError
+from run_factory import synthetic_run, write_run
+from test_signing import cli
+
+SERIALS = ["1650123000001", "1650123000002", "1650123000003", "1650123000004"]
+
+
+def make_lot(root: Path, speeds: list[float], serials: list[str], verdicts=None) -> list[Path]:
+    folders = []
+    for i, (speed, serial) in enumerate(zip(speeds, serials)):
+        run = synthetic_run(f"run-{i}", speed=speed, serial=serial, hostname=f"node{i // 2:02d}", index=i % 2,
+                            verdict=(verdicts or [None] * len(speeds))[i])
+        folders.append(write_run(root / f"run-{i}", run))
+    return folders
+
+
+def write_manifest(path: Path, serials: list[str], **extra) -> Path:
+    path.write_text(yaml.safe_dump({"lot": "LOT-7", "units": [{"serial": s} for s in serials], **extra}))
+    return path
+
+
+def test_lot_table_has_one_row_per_unit_and_lot_statistics(tmp_path):
+    runs = make_lot(tmp_path, [1.0, 1.01, 0.99], SERIALS[:3])
+    report = fleet.aggregate(runs)
+    assert list(report.units["unit"]) == SERIALS[:3]
+    assert {"effective_tpp", "dram_bandwidth_gbs", "tops_bf16", "tops_fp32"} <= set(report.metrics)
+    tpp = report.units["effective_tpp"]
+    assert report.lot_stats.loc["effective_tpp", "min"] == tpp.min()
+    assert report.lot_stats.loc["effective_tpp", "median"] == pytest.approx(sorted(tpp)[1])
+    assert report.lot_stats.loc["effective_tpp", "max"] == tpp.max()
+    assert report.ok, report.outliers
+    assert not report.units["outlier"].any()
+
+
+def test_synthetic_outlier_is_flagged(tmp_path):
+    runs = make_lot(tmp_path, [1.0, 1.01, 0.99, 0.90], SERIALS)
+    report = fleet.aggregate(runs)
+    assert not report.ok
+    flagged = report.units.loc[report.units["outlier"], "unit"].tolist()
+    assert flagged == [SERIALS[3]]
+    assert any(o.startswith(f"{SERIALS[3]}: effective_tpp -") and "beyond ±5%" in o for o in report.outliers)
+    # a looser spread lets the same unit through
+    assert fleet.aggregate(runs, spread=0.15).ok
+
+
+def test_high_side_outlier_is_flagged_too(tmp_path):
+    """Faster than the lot by more than the spread: possibly a relabelled part."""
+    report = fleet.aggregate(make_lot(tmp_path, [1.0, 1.0, 1.0, 1.2], SERIALS))
+    assert report.units.loc[report.units["outlier"], "unit"].tolist() == [SERIALS[3]]
+
+
+def test_manifest_reconciliation_flags_missing_unexpected_and_duplicate(tmp_path):
+    runs = make_lot(tmp_path / "lot", [1.0, 1.0, 1.0], [SERIALS[0], SERIALS[1], SERIALS[1]])
+    runs += make_lot(tmp_path / "stray", [1.0], ["9999999999999"])
+    manifest = fleet.load_manifest(write_manifest(tmp_path / "lot.yaml", SERIALS[:3]))
+    report = fleet.aggregate(runs, manifest=manifest)
+    assert report.missing == [SERIALS[2]]
+    assert report.duplicates == [f"{SERIALS[1]}: measured 2 times"]
+    assert report.unexpected == ["9999999999999: not in manifest lot.yaml"]
+    assert not report.ok
+    text = fleet.render_markdown(report)
+    assert f"- Missing serials: {SERIALS[2]}" in text and "Lot result: NOT OK" in text
+
+
+def test_full_lot_matching_manifest_is_ok(tmp_path, capsys):
+    runs = make_lot(tmp_path, [1.0, 1.01, 0.99, 1.0], SERIALS, verdicts=["pass"] * 4)
+    manifest = write_manifest(tmp_path / "lot.yaml", SERIALS, device="H100")
+    assert cli(["fleet", *map(str, runs), "--manifest", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    assert "Lot LOT-7: 4 units expected, 4 measured." in out and "Lot result: OK" in out
+    for serial in SERIALS:
+        assert f"| {serial} |" in out
+
+
+def test_fleet_command_shows_outlier_and_missing_serial(tmp_path, capsys):
+    runs = make_lot(tmp_path, [1.0, 1.01, 0.80], SERIALS[:3])
+    manifest = write_manifest(tmp_path / "lot.yaml", SERIALS)
+    assert cli(["fleet", *map(str, runs), "--manifest", str(manifest)]) == 1
+    out = capsys.readouterr().out
+    assert "## Lot statistics" in out
+    assert f"| {SERIALS[2]} |" in out and "OUTLIER" in out
+    assert f"- Missing serials: {SERIALS[3]}" in out
+
+    assert cli(["fleet", *map(str, runs), "--manifest", str(manifest), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["missing"] == [SERIALS[3]] and not data["ok"]
+    assert [u["unit"] for u in data["units"] if u["outlier"]] == [SERIALS[2]]
+    assert data["lot_stats"]["effective_tpp"]["n"] == 3
+
+
+def test_failing_verdict_and_device_mismatch_are_flagged(tmp_path):
+    runs = make_lot(tmp_path, [1.0, 1.0], SERIALS[:2], verdicts=["pass", "fail"])
+    manifest = fleet.load_manifest(write_manifest(tmp_path / "lot.yaml", SERIALS[:2], device="MI300X"))
+    report = fleet.aggregate(runs, manifest=manifest)
+    assert report.failing == [f"{SERIALS[1]}: verdict fail"]
+    assert len(report.device_mismatch) == 2 and not report.ok
+
+
+def test_units_without_serial_and_cpu_stand_ins_are_labelled(tmp_path, tmp_path_factory):
+    runs = [write_run(tmp_path / f"cpu{i}", synthetic_run(f"cpu-{i}", backend="cpu", device_name="Host CPU",
+                                                          hostname="node01", index=i)) for i in range(2)]
+    report = fleet.aggregate(runs)
+    assert list(report.units["unit"]) == ["Host CPU @ node01 #0 (no serial)", "Host CPU @ node01 #1 (no serial)"]
+    assert any(label.startswith("CPU stand-in: 2 unit(s)") for label in report.labels)
+    assert any("not signed-and-verified: unsigned" in label for label in report.labels)
+    assert report.duplicates == []  # unidentified units are never counted as duplicates of each other
+    text = fleet.render_markdown(report)
+    assert "**CPU stand-in: 2 unit(s)" in text and "stand-in" in text
+
+
+def test_signature_status_per_unit(tmp_path):
+    runs = make_lot(tmp_path, [1.0, 1.0], SERIALS[:2])
+    key = signing.generate_keys(tmp_path / "lab.key")
+    signing.sign_run(runs[0], key.private_path)
+    report = fleet.aggregate(runs)
+    assert list(report.units["signature"]) == ["signed (verified)", "unsigned"]
+
+
+def test_multi_unit_run_gives_one_row_per_unit(tmp_path):
+    first, second = synthetic_run(serial=SERIALS[0]), synthetic_run(serial=SERIALS[1], speed=1.02)
+    run = {"run_id": "multi", "status": "complete", "host": {"hostname": "node01"},
+           "units": [{k: part[k] for k in ("device", "identity", "measurements", "summary")} for part in (first, second)]}
+    report = fleet.aggregate([write_run_json(tmp_path / "multi", run)])
+    assert list(report.units["unit"]) == SERIALS[:2]
+    assert report.units["effective_tpp"].notna().all()
+
+
+def write_run_json(folder: Path, run: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps(run))
+    return folder
+
+
+def test_bad_manifest_and_bad_spread_are_input_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("units: [{model: x}]\n")
+    with pytest.raises(ConfigError, match=r"units\[0\] needs a serial or uuid"):
+        fleet.load_manifest(bad)
+    runs = make_lot(tmp_path, [1.0], SERIALS[:1])
+    with pytest.raises(UsageError, match="spread"):
+        fleet.aggregate(runs, spread=5)
+    assert cli(["fleet", str(runs[0]), "--manifest", str(bad)]) == 2
+    assert cli(["fleet", str(tmp_path / "missing")]) == 2
