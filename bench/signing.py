@@ -213,16 +213,34 @@ def _refuse_private_keys(run_dir: Path, names: list[str]) -> None:
             raise UsageError(f"{run_dir / name}: looks like a private key; keys are never part of results")
 
 
+def _signing_key(run_dir: Path, private_key_path: str | Path) -> Ed25519PrivateKey:
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: not a folder")
+    if run_dir.resolve() in Path(private_key_path).resolve().parents:
+        raise UsageError(f"{private_key_path}: the private key is inside the results folder; move it out")
+    return load_private_key(private_key_path)
+
+
+def _write_envelope(run_dir: Path, payload: bytes, signatures: list[dict[str, str]]) -> Path:
+    envelope = {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(payload).decode("ascii"),
+                "signatures": signatures}
+    target = run_dir / SIGNATURE_FILE
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, target)
+    return target
+
+
+def _signature(key: Ed25519PrivateKey, payload: bytes) -> dict[str, str]:
+    return {"keyid": key_id(key.public_key()),
+            "sig": base64.b64encode(key.sign(pae(PAYLOAD_TYPE, payload))).decode("ascii")}
+
+
 def sign_run(run_dir: str | Path, private_key_path: str | Path) -> Path:
     """Sign a run folder, replacing any earlier envelope. Returns the envelope's path."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"{run_dir}: not a folder")
+    key = _signing_key(run_dir, private_key_path)
     run = read_run(run_dir)
-    key_path = Path(private_key_path).resolve()
-    if run_dir.resolve() in key_path.parents:
-        raise UsageError(f"{private_key_path}: the private key is inside the results folder; move it out")
-    key = load_private_key(private_key_path)
     files, others = _walk(run_dir)
     if others:
         raise ResultsError(f"{run_dir}: cannot sign links or special files: {', '.join(others)}")
@@ -231,17 +249,24 @@ def sign_run(run_dir: str | Path, private_key_path: str | Path) -> Path:
     _refuse_private_keys(run_dir, files)
     statement = build_statement(run_dir, run, key.public_key())
     payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    envelope = {
-        "payloadType": PAYLOAD_TYPE,
-        "payload": base64.b64encode(payload).decode("ascii"),
-        "signatures": [{"keyid": key_id(key.public_key()),
-                        "sig": base64.b64encode(key.sign(pae(PAYLOAD_TYPE, payload))).decode("ascii")}],
-    }
-    target = run_dir / SIGNATURE_FILE
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, target)
-    return target
+    return _write_envelope(run_dir, payload, [_signature(key, payload)])
+
+
+def countersign_run(run_dir: str | Path, private_key_path: str | Path) -> Path:
+    """Add a second signature (e.g. the authorizer's, ISO/IEC 17025 §7.8.2.1 o) over the statement
+    already signed, after checking that no file changed since. Re-countersigning replaces one's own."""
+    run_dir = Path(run_dir)
+    key = _signing_key(run_dir, private_key_path)
+    if not (run_dir / SIGNATURE_FILE).is_file():
+        raise UsageError(f"{run_dir}: not signed yet; run `bench sign` first, then countersign")
+    check = verify_run(run_dir, recompute=False)
+    if check.findings:
+        raise ResultsError(f"{run_dir}: refusing to countersign: " + "; ".join(check.findings))
+    envelope = json.loads((run_dir / SIGNATURE_FILE).read_text(encoding="utf-8"))
+    payload = base64.b64decode(envelope["payload"])
+    mine = key_id(key.public_key())
+    others = [s for s in envelope["signatures"] if s.get("keyid") != mine]
+    return _write_envelope(run_dir, payload, others + [_signature(key, payload)])
 
 
 # --- verification --------------------------------------------------------------------------
@@ -254,6 +279,7 @@ class Verification:
     signed: bool
     signature_valid: bool | None = None  # None: unsigned
     key_id: str | None = None
+    signed_by: list[str] = dataclasses.field(default_factory=list)  # key ids whose signature verified
     signer_authenticated: bool = False  # True only when the caller supplied the public key
     signed_at: str | None = None
     files_checked: int = 0
@@ -303,25 +329,32 @@ def _embedded_key(statement: dict[str, Any]) -> Ed25519PublicKey | None:
         return None
 
 
-def _check_signature(envelope: dict[str, Any], public_key: Ed25519PublicKey | None, result: Verification) -> None:
-    statement = envelope["_statement"]
-    key = public_key or _embedded_key(statement)
-    if key is None:
-        result.signature_valid = False
-        result.findings.append("signature: no public key given and none embedded in the statement")
-        return
-    result.key_id = key_id(key)
+def _signature_verifies(key: Ed25519PublicKey, envelope: dict[str, Any]) -> bool:
     message = pae(PAYLOAD_TYPE, envelope["_payload_bytes"])
     for signature in envelope["signatures"] or []:
         try:
             key.verify(base64.b64decode(signature.get("sig", ""), validate=True), message)
         except (InvalidSignature, ValueError, TypeError, AttributeError):
             continue
-        result.signature_valid = True
+        return True
+    return False
+
+
+def _check_signature(envelope: dict[str, Any], public_keys: list[Ed25519PublicKey], result: Verification) -> None:
+    """Every given key must have a valid signature (operator and authorizer); none given: the embedded key."""
+    keys = public_keys or [k for k in [_embedded_key(envelope["_statement"])] if k is not None]
+    if not keys:
+        result.signature_valid = False
+        result.findings.append("signature: no public key given and none embedded in the statement")
         return
-    result.signature_valid = False
-    signed_ids = ", ".join(str(s.get("keyid")) for s in envelope["signatures"] or [] if isinstance(s, dict)) or "none"
-    result.findings.append(f"signature: invalid for key {result.key_id[:16]} (envelope key ids: {signed_ids})")
+    result.key_id = key_id(keys[0])
+    result.signed_by = [key_id(k) for k in keys if _signature_verifies(k, envelope)]
+    signed_ids = ", ".join(str(s.get("keyid"))[:16] for s in envelope["signatures"] or []
+                           if isinstance(s, dict)) or "none"
+    for key in keys:
+        if key_id(key) not in result.signed_by:
+            result.findings.append(f"signature: invalid for key {key_id(key)[:16]} (envelope key ids: {signed_ids})")
+    result.signature_valid = len(result.signed_by) == len(keys)
 
 
 def _check_files(run_dir: Path, statement: dict[str, Any], result: Verification) -> None:
@@ -347,17 +380,22 @@ def _check_files(run_dir: Path, statement: dict[str, Any], result: Verification)
         result.findings.append(f"file {name}: not in signed manifest (added after signing)")
 
 
-def verify_run(run_dir: str | Path, public_key_path: str | Path | None = None, *,
+def verify_run(run_dir: str | Path, public_key_path: str | Path | list[str | Path] | None = None, *,
                recompute: bool = True) -> Verification:
-    """Check signature, every file digest, and (if `recompute`) every derived number and verdict."""
+    """Check signature, every file digest, and (if `recompute`) every derived number and verdict.
+
+    `public_key_path`: one key file or several (e.g. operator and authorizer); each must have signed.
+    None: the key embedded in the envelope, which proves integrity but not who signed."""
     from bench.recompute import recompute_run, run_labels
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: not a folder")
-    public_key = load_public_key(public_key_path) if public_key_path else None
+    if isinstance(public_key_path, (str, Path)):
+        public_key_path = [public_key_path]
+    public_keys = [load_public_key(path) for path in public_key_path or []]
     envelope_path = run_dir / SIGNATURE_FILE
-    result = Verification(run_dir=run_dir, signed=envelope_path.is_file(), signer_authenticated=public_key is not None)
+    result = Verification(run_dir=run_dir, signed=envelope_path.is_file(), signer_authenticated=bool(public_keys))
     if not result.signed:
         result.labels.append("unsigned: no signature; integrity and origin cannot be checked")
     else:
@@ -367,10 +405,10 @@ def verify_run(run_dir: str | Path, public_key_path: str | Path | None = None, *
         else:
             statement = envelope["_statement"]
             result.signed_at = (statement.get("predicate") or {}).get("signed_at")
-            _check_signature(envelope, public_key, result)
+            _check_signature(envelope, public_keys, result)
             _check_files(run_dir, statement, result)
             _check_run_id(run_dir, statement, result)
-            if public_key is None and result.signature_valid:
+            if not public_keys and result.signature_valid:
                 result.notes.append("signer unauthenticated: checked against the key embedded in the envelope, "
                                     "which proves integrity, not origin; pass --pubkey with the lab's key")
     if (run_dir / "run.json").is_file():

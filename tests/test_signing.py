@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import signing
-from bench.errors import BenchError, ConfigError, UsageError
+from bench.errors import BenchError, ConfigError, ResultsError, UsageError
 from bench.recompute import recompute, recompute_run
 from run_factory import real_cpu_run, synthetic_run, write_run
 
@@ -298,3 +298,26 @@ def test_recompute_names_an_edited_summary_number():
         pytest.skip("bench.summary.build_summary not there yet")
     run["summary"]["effective_tpp"]["max"] *= 2
     assert any(f.startswith("summary.effective_tpp.max:") for f in recompute(run))
+
+
+# --- operator and authorizer -----------------------------------------------------------------
+
+def test_countersigned_run_needs_every_given_key(signed_run, keys, tmp_path):
+    authorizer = signing.generate_keys(tmp_path / "authorizer.key")
+    assert cli(["sign", str(signed_run), "--key", str(authorizer.private_path), "--countersign"]) == 0
+    both = signing.verify_run(signed_run, [keys.public_path, authorizer.public_path])
+    assert both.ok and set(both.signed_by) == {keys.key_id, authorizer.key_id}
+    assert cli(["verify", str(signed_run), "--pubkey", str(keys.public_path),
+                "--pubkey", str(authorizer.public_path)]) == 0
+
+    stranger = signing.generate_keys(tmp_path / "stranger.key")
+    result = signing.verify_run(signed_run, [keys.public_path, stranger.public_path])
+    assert not result.ok
+    assert any(f.startswith(f"signature: invalid for key {stranger.key_id[:16]}") for f in result.findings)
+
+
+def test_countersigning_a_changed_run_is_refused(signed_run, tmp_path):
+    authorizer = signing.generate_keys(tmp_path / "authorizer.key")
+    (signed_run / "extra.txt").write_text("x")
+    with pytest.raises(ResultsError, match="extra.txt: not in signed manifest"):
+        signing.countersign_run(signed_run, authorizer.private_path)

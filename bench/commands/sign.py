@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.errors import EXIT_OK
-from bench.signing import build_manifest, sign_run
+from bench.signing import build_manifest, countersign_run, sign_run
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -15,10 +15,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "and write signature.dsse.json into RUN_DIR, replacing an earlier one.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="results folder with run.json")
     parser.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key (PEM, mode 0600)")
+    parser.add_argument("--countersign", action="store_true",
+                        help="add this key's signature to the existing one (e.g. the authorizer after the operator)")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.countersign:
+        envelope = countersign_run(args.run_dir, args.key)
+        print(f"countersigned {args.run_dir} -> {envelope}")
+        return EXIT_OK
     envelope = sign_run(args.run_dir, args.key)
     files = build_manifest(args.run_dir)
     print(f"signed {len(files)} files in {args.run_dir} -> {envelope}")

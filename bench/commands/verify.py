@@ -19,7 +19,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "number and the verdict from the raw samples. Without --pubkey the key embedded in the "
                     "envelope is used: that proves integrity, not who signed.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="results folder with run.json")
-    parser.add_argument("--pubkey", metavar="KEY", help="the signer's Ed25519 public key (PEM)")
+    parser.add_argument("--pubkey", metavar="KEY", action="append",
+                        help="a signer's Ed25519 public key (PEM); repeat to require several (operator, authorizer)")
     parser.add_argument("--allow-unsigned", action="store_true",
                         help="exit 0 for an unsigned run whose numbers recompute (still labelled unsigned)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
