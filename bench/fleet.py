@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from bench.errors import ConfigError, ResultsError, UsageError
+from bench.errors import ConfigError, UsageError
 
 DEFAULT_SPREAD = 0.05
 PASSING_VERDICTS = {"pass", "conditional pass"}

@@ -107,7 +107,7 @@ def test_failing_verdict_and_device_mismatch_are_flagged(tmp_path):
     assert len(report.device_mismatch) == 2 and not report.ok
 
 
-def test_units_without_serial_and_cpu_stand_ins_are_labelled(tmp_path, tmp_path_factory):
+def test_units_without_serial_and_cpu_stand_ins_are_labelled(tmp_path):
     runs = [write_run(tmp_path / f"cpu{i}", synthetic_run(f"cpu-{i}", backend="cpu", device_name="Host CPU",
                                                           hostname="node01", index=i)) for i in range(2)]
     report = fleet.aggregate(runs)
