@@ -1,0 +1,342 @@
+"""Threshold profiles (configs/profiles/*.yaml): load, validate, and classify values against them.
+
+A profile is data: classes (regions of the metric space, e.g. 3A090.a.1) built from conditions
+`{metric, op, value, unit}` or `{flag, equals}` joined by `all` / `any`, plus exemptions (Note 2).
+`conforms_when: outside` means the item conforms when no class applies (controlled regions);
+`inside` means it conforms when some class applies (permitted regions, e.g. the 2026 limits).
+
+Evaluation is three-valued (Kleene): a condition on a value that is not known is None, and
+None propagates unless the other operands decide the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.resources
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from bench import metrics
+from bench.errors import ConfigError, UsageError
+
+METRICS: dict[str, str] = {
+    "tpp": "TPP",
+    "performance_density": "TPP/mm2",
+    "bidirectional_io_gbps": "GB/s",
+    "dram_bandwidth_gbps": "GB/s",
+    "hbm_bandwidth_density": "GB/s/mm2",
+}
+FLAGS = ("datacenter",)
+OPS = (">=", ">", "<=", "<")
+ITEMS = ("accelerator", "cpu", "hbm_stack")
+PROFILE_ENV = "ACCELBENCH_PROFILES"  # extra folders of user profiles, os.pathsep-separated
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """A leaf: `metric op value` (unit checked against METRICS) or `flag == equals`."""
+
+    metric: str | None = None
+    op: str | None = None
+    value: float | None = None
+    unit: str | None = None
+    flag: str | None = None
+    equals: bool | None = None
+
+    def evaluate(self, values: Mapping[str, Any]) -> bool | None:
+        if self.flag:
+            actual = values.get(self.flag)
+            return None if actual is None else actual == self.equals
+        actual = values.get(self.metric)
+        if actual is None or (isinstance(actual, float) and math.isnan(actual)):
+            return None
+        return metrics.compare(float(actual), self.op, self.value)
+
+    def describe(self) -> str:
+        if self.flag:
+            return f"{self.flag} is {str(self.equals).lower()}"
+        return f"{self.metric} {self.op} {self.value:g} {self.unit}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """`all` or `any` of conditions and nested groups."""
+
+    join: str  # "all" | "any"
+    items: tuple[Any, ...]  # Condition | Group
+
+    def evaluate(self, values: Mapping[str, Any]) -> bool | None:
+        results = [item.evaluate(values) for item in self.items]
+        if self.join == "all":
+            return False if False in results else (None if None in results else True)
+        return True if True in results else (None if None in results else False)
+
+    def leaves(self) -> list[Condition]:
+        out: list[Condition] = []
+        for item in self.items:
+            out.extend(item.leaves() if isinstance(item, Group) else [item])
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One class (e.g. 3A090.a.1) or exemption (e.g. Note 2)."""
+
+    id: str
+    description: str
+    when: Group
+    item: str = "accelerator"
+
+    def evaluate(self, values: Mapping[str, Any], item: str = "accelerator") -> bool | None:
+        if item != self.item:
+            return False
+        return self.when.evaluate(values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    id: str
+    title: str
+    citation: Mapping[str, str]
+    effective: str
+    conforms_when: str
+    labels: Mapping[str, str]
+    classes: tuple[Rule, ...]
+    exemptions: tuple[Rule, ...] = ()
+    notes: tuple[str, ...] = ()
+    destinations: str = ""
+    path: str = ""
+
+    def conforms(self, values: Mapping[str, Any], item: str = "accelerator") -> bool | None:
+        """Whether values conform (True), do not (False), or cannot be decided (None)."""
+        return self.classify(values, item).conforms
+
+    def classify(self, values: Mapping[str, Any], item: str = "accelerator") -> "Classification":
+        matched = [r.id for r in self.classes if r.evaluate(values, item) is True]
+        undetermined = [r.id for r in self.classes if r.evaluate(values, item) is None]
+        exempt = [r.id for r in self.exemptions if r.evaluate(values, item) is True]
+        exempt_unknown = [r.id for r in self.exemptions if r.evaluate(values, item) is None]
+        if self.conforms_when == "outside":
+            if exempt:
+                conforms: bool | None = True
+            elif matched:
+                conforms = None if exempt_unknown else False
+            else:
+                conforms = None if undetermined else True
+        else:
+            conforms = True if matched else (None if undetermined else False)
+        label = {True: self.labels.get("conforms", "conforms"), False: self.labels.get("does_not_conform", "does not conform"),
+                 None: "undetermined (a value the profile needs is not known)"}[conforms]
+        return Classification(self.id, conforms, matched, undetermined, exempt, label)
+
+    def leaves(self) -> list[tuple[Rule, Condition]]:
+        return [(rule, leaf) for rule in (*self.classes, *self.exemptions) for leaf in rule.when.leaves()]
+
+    def thresholds(self, metric: str) -> list[float]:
+        return sorted({leaf.value for _, leaf in self.leaves() if leaf.metric == metric})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    profile: str
+    conforms: bool | None
+    matched: list[str]
+    undetermined: list[str]
+    exempted_by: list[str]
+    label: str
+
+    def short(self) -> str:
+        if self.exempted_by:
+            return f"outside ({', '.join(self.exempted_by)})"
+        if self.matched:
+            return ", ".join(self.matched)
+        if self.undetermined:
+            return "? " + ", ".join(self.undetermined)
+        return "none"
+
+
+# --- loading and validation -------------------------------------------------------------------
+
+def _parse_condition(raw: Any, where: str) -> Condition | Group:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping (a condition or an all/any group)")
+    if "all" in raw or "any" in raw:
+        return _parse_group(raw, where)
+    if "flag" in raw:
+        if raw["flag"] not in FLAGS:
+            raise ConfigError(f"{where}.flag: unknown flag {raw['flag']!r}; known: {', '.join(FLAGS)}")
+        if not isinstance(raw.get("equals"), bool) or set(raw) != {"flag", "equals"}:
+            raise ConfigError(f"{where}: a flag condition is exactly {{flag, equals: true|false}}")
+        return Condition(flag=raw["flag"], equals=raw["equals"])
+    unknown = set(raw) - {"metric", "op", "value", "unit"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    metric = raw.get("metric")
+    if metric not in METRICS:
+        raise ConfigError(f"{where}.metric: unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    if raw.get("op") not in OPS:
+        raise ConfigError(f"{where}.op: unknown comparison {raw.get('op')!r}; use one of {', '.join(OPS)}")
+    value = raw.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}.value: expected a number, got {value!r}")
+    if raw.get("unit") != METRICS[metric]:
+        raise ConfigError(f"{where}.unit: {metric} is in {METRICS[metric]!r}, got {raw.get('unit')!r}")
+    return Condition(metric=metric, op=raw["op"], value=float(value), unit=raw["unit"])
+
+
+def _parse_group(raw: Mapping, where: str) -> Group:
+    joins = [key for key in ("all", "any") if key in raw]
+    if len(joins) != 1:
+        raise ConfigError(f"{where}: give exactly one of `all` or `any`")
+    join = joins[0]
+    items = raw[join]
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{where}.{join}: expected a non-empty list of conditions")
+    return Group(join, tuple(_parse_condition(item, f"{where}.{join}[{i}]") for i, item in enumerate(items)))
+
+
+def _parse_rule(raw: Any, where: str) -> Rule:
+    if not isinstance(raw, Mapping) or not raw.get("id"):
+        raise ConfigError(f"{where}: expected a mapping with an `id`")
+    where = f"{where} ({raw['id']})"
+    unknown = set(raw) - {"id", "description", "all", "any", "item"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    item = raw.get("item", "accelerator")
+    if item not in ITEMS:
+        raise ConfigError(f"{where}.item: {item!r} is not one of {', '.join(ITEMS)}")
+    when = _parse_group({k: raw[k] for k in ("all", "any") if k in raw}, where)
+    return Rule(str(raw["id"]), str(raw.get("description", "")), when, item)
+
+
+PROFILE_KEYS = {"id", "title", "citation", "effective", "effective_note", "destinations", "conforms_when",
+                "labels", "classes", "exemptions", "notes"}
+
+
+def parse_profile(data: Any, path: str) -> Profile:
+    """A loaded YAML document -> Profile; a malformed one is one ConfigError naming file and key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping")
+    unknown = set(data) - PROFILE_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("id", "title", "citation", "effective", "conforms_when", "classes"):
+        if data.get(key) in (None, "", []):
+            raise ConfigError(f"{path}: missing required key {key!r}")
+    if data["conforms_when"] not in ("outside", "inside"):
+        raise ConfigError(f"{path}: conforms_when: {data['conforms_when']!r} is not 'outside' or 'inside'")
+    citation = data["citation"]
+    if not isinstance(citation, Mapping) or not citation.get("document"):
+        raise ConfigError(f"{path}: citation.document: name the Federal Register document")
+    effective = data["effective"]
+    if isinstance(effective, str):
+        try:
+            datetime.date.fromisoformat(effective)
+        except ValueError:
+            raise ConfigError(f"{path}: effective: {effective!r} is not a YYYY-MM-DD date") from None
+    elif not isinstance(effective, datetime.date):
+        raise ConfigError(f"{path}: effective: expected a YYYY-MM-DD date")
+    for key in ("classes", "exemptions"):
+        if not isinstance(data.get(key) or [], list):
+            raise ConfigError(f"{path}: {key}: expected a list")
+    classes = tuple(_parse_rule(r, f"{path}: classes[{i}]") for i, r in enumerate(data["classes"]))
+    exemptions = tuple(_parse_rule(r, f"{path}: exemptions[{i}]") for i, r in enumerate(data.get("exemptions") or []))
+    notes = data.get("notes") or []
+    if not isinstance(notes, list):
+        raise ConfigError(f"{path}: notes: expected a list of strings")
+    return Profile(id=str(data["id"]), title=str(data["title"]), citation=dict(citation), effective=str(effective),
+                   conforms_when=data["conforms_when"], labels=dict(data.get("labels") or {}), classes=classes,
+                   exemptions=exemptions, notes=tuple(map(str, notes)),
+                   destinations=str(data.get("destinations", "")), path=path)
+
+
+def _read(path: Any) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+
+
+def profile_files() -> list[Any]:
+    """Shipped profiles, then any in the folders named by $ACCELBENCH_PROFILES."""
+    folders: list[Any] = [importlib.resources.files("bench.configs") / "profiles"]
+    folders += [Path(p) for p in os.environ.get(PROFILE_ENV, "").split(os.pathsep) if p]
+    files = []
+    for folder in folders:
+        if folder.is_dir():
+            files += sorted((f for f in folder.iterdir() if f.name.endswith((".yaml", ".yml"))), key=lambda f: f.name)
+    return files
+
+
+def list_profiles() -> list[Profile]:
+    return [parse_profile(_read(f), str(f)) for f in profile_files()]
+
+
+def load_profile(name_or_path: str | Profile) -> Profile:
+    """A profile by id (shipped or in $ACCELBENCH_PROFILES) or by file path."""
+    if isinstance(name_or_path, Profile):
+        return name_or_path
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or os.sep in name_or_path:
+        if not path.is_file():
+            raise UsageError(f"profile file {name_or_path} does not exist")
+        return parse_profile(_read(path), str(path))
+    for file in profile_files():
+        if file.name.rsplit(".", 1)[0] == name_or_path:
+            return parse_profile(_read(file), str(file))
+    known = ", ".join(f.name.rsplit(".", 1)[0] for f in profile_files())
+    raise UsageError(f"no profile {name_or_path!r}; known: {known} (or pass a file path)")
+
+
+def classify_spec(spec: Any, profile: Profile) -> Classification:
+    """How a declared spec (bench.specs.DeviceSpec) classifies under a profile."""
+    return profile.classify(spec.profile_values(), item=getattr(spec, "kind", "accelerator"))
+
+
+# --- measured values: a lower bound on each capability metric -----------------------------------
+
+def candidate_points(thresholds: Iterable[float], low: float, high: float = math.inf) -> list[float]:
+    """Representative values of a variable on [low, high] for a predicate that only changes at
+    `thresholds`: the ends, each threshold inside, and a point just above each."""
+    points = {low}
+    if math.isfinite(high):
+        points.add(high)
+    for t in thresholds:
+        for p in (t, math.nextafter(t, math.inf) if t else 1e-9):
+            if low <= p <= high:
+                points.add(p)
+    if not math.isfinite(high):
+        points.add(max([low, *thresholds]) * 2 + 1)
+    return sorted(points)
+
+
+def region_outcomes(profile: Profile, ranges: Mapping[str, tuple[float, float]], fixed: Mapping[str, Any],
+                    die_area_mm2: float | None, item: str = "accelerator") -> set[bool | None]:
+    """Every value `conforms` takes when each capability metric in `ranges` (tpp,
+    dram_bandwidth_gbps) ranges over [low, high] and the rest are `fixed`. Performance density
+    follows from tpp / die area."""
+    tpp_thresholds = list(profile.thresholds("tpp"))
+    if die_area_mm2:
+        tpp_thresholds += [pd * die_area_mm2 for pd in profile.thresholds("performance_density")]
+    grids: dict[str, list[float]] = {}
+    for metric, (low, high) in ranges.items():
+        thresholds = tpp_thresholds if metric == "tpp" else profile.thresholds(metric)
+        grids[metric] = candidate_points(thresholds, low, high)
+    outcomes: set[bool | None] = set()
+    for tpp_value in grids.get("tpp", [fixed.get("tpp")]):
+        for bw in grids.get("dram_bandwidth_gbps", [fixed.get("dram_bandwidth_gbps")]):
+            values = dict(fixed, tpp=tpp_value, dram_bandwidth_gbps=bw)
+            values["performance_density"] = (metrics.performance_density(tpp_value, die_area_mm2)
+                                             if tpp_value is not None else None)
+            outcomes.add(profile.conforms(values, item))
+    return outcomes
