@@ -166,3 +166,16 @@ def best_by(records: Iterable[Mapping], key: str, group: str) -> dict[str, Mappi
         if name not in best or record[key] > best[name][key]:
             best[name] = record
     return best
+
+
+# --- declared specs and derived peaks (configs/devices; bench/specs.py) --------------------
+
+def peak_from_clock(units: int, clock_mhz: float, ops_per_clock_per_unit: float) -> float:
+    """Theoretical peak in 1e12 op/s: units x clock x dense operations per clock per unit."""
+    return units * clock_mhz * 1e6 * ops_per_clock_per_unit / 1e12
+
+
+def expanded_from_interval(value: float, interval: tuple[float, float] | list[float]) -> float:
+    """Expanded uncertainty read off a 95 % interval: the larger half-width (about k = 2)."""
+    low, high = interval
+    return max(value - low, high - value, 0.0)
