@@ -1,0 +1,158 @@
+"""Telemetry sampler: fake sources at a fast interval, NVML / amdsmi fakes, the real CPU source here."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import pytest
+
+from bench import telemetry as tm
+from fake_vendor import FakeAmdsmi, FakeNvml, NVMLError_NotSupported
+
+FAST = 0.005
+
+
+class FakeSource:
+    def __init__(self, name="fake", values=None, fail_start=None, fail_read=None):
+        self.name, self.gaps = name, {}
+        self.values = values or itertools.repeat({"clock_mhz": 1500.0, "power_w": 300.0})
+        self.fail_start, self.fail_read = fail_start, fail_read
+        self.stopped = False
+
+    def start(self):
+        if self.fail_start:
+            raise self.fail_start
+
+    def read(self):
+        if self.fail_read:
+            raise self.fail_read
+        return dict(next(self.values))
+
+    def stop(self):
+        self.stopped = True
+
+
+def run_window(sources, seconds=0.05, backend=None, window_id="m1"):
+    with tm.TelemetrySampler(sources, interval_s=FAST, device_backend=backend) as sampler:
+        with sampler.window(window_id):
+            time.sleep(seconds)
+    return sampler, sampler.summary(window_id)
+
+
+def test_decode_nvml_reasons_including_unknown_bits():
+    assert tm.decode_nvml_reasons(0) == []
+    assert tm.decode_nvml_reasons(0x4 | 0x40) == ["sw_power_cap", "hw_thermal_slowdown"]
+    assert tm.decode_nvml_reasons(0x1 | 0x400) == ["gpu_idle", "unknown_0x400"]
+
+
+def test_window_summary_from_fake_source():
+    clocks = itertools.cycle([{"clock_mhz": c, "power_w": 200.0} for c in (1400.0, 1500.0, 1600.0)])
+    source = FakeSource(values=clocks)
+    sampler, summary = run_window([source])
+    json.dumps(summary)
+    assert summary["observed"] and summary["sources"] == ["fake"] and summary["samples"] >= 3
+    assert summary["clock_mhz"]["min"] == 1400.0 and summary["clock_mhz"]["max"] == 1600.0
+    assert summary["power_w"]["median"] == 200.0 and summary["energy_method"] == "power_integral"
+    assert summary["energy_j"] == pytest.approx(200.0 * summary["duration_s"], rel=0.5)
+    assert not summary["throttled"] and source.stopped
+    assert sampler.window_samples("m1")[0]["t_s"] <= 0.0
+
+
+def test_energy_counter_preferred_and_throttle_flagged():
+    counter = itertools.count(100.0, 2.0)
+    reasons = itertools.chain([[]], itertools.repeat(["gpu_idle", "sw_power_cap"]))
+    values = ({"energy_j": next(counter), "power_w": 250.0, "throttle_reasons": next(reasons)} for _ in itertools.count())
+    _, summary = run_window([FakeSource(values=values)])
+    assert summary["energy_method"] == "counter" and summary["energy_j"] > 0
+    assert summary["throttled"] and summary["throttle_reasons"] == ["gpu_idle", "sw_power_cap"]
+    assert tm.window_warnings(summary) == ["measured while throttled: sw_power_cap"]
+
+
+def test_idle_and_application_clock_reasons_do_not_flag_throttling():
+    values = itertools.repeat({"clock_mhz": 1000.0, "throttle_reasons": ["gpu_idle", "applications_clocks_setting"]})
+    _, summary = run_window([FakeSource(values=values)])
+    assert not summary["throttled"] and tm.window_warnings(summary) == []
+
+
+def test_failing_sources_never_break_the_measurement():
+    bad_start = FakeSource("broken", fail_start=PermissionError("no access"))
+    bad_read = FakeSource("flaky", fail_read=OSError("device gone"))
+    sampler, summary = run_window([bad_start, bad_read], backend="cuda")
+    assert not summary["observed"] and summary["clock_mhz"] is None
+    whats = {g["what"]: g["reason"] for g in summary["not_observed"]}
+    assert "no access" in whats["broken"] and "device gone" in whats["flaky read"]
+    assert "cuda accelerator telemetry" not in whats  # flaky is a non-CPU source that did start
+    assert tm.window_warnings(summary) == ["telemetry not observed during this measurement"]
+
+
+def test_no_sources_at_all_and_unknown_window():
+    sampler, summary = run_window([])
+    assert not summary["observed"] and summary["not_observed"]
+    assert sampler.summary("never")["not_observed"][0]["what"] == "window"
+
+
+def test_exception_inside_window_propagates_and_window_is_closed():
+    with tm.TelemetrySampler([FakeSource()], interval_s=FAST) as sampler:
+        with pytest.raises(ValueError):
+            with sampler.window("m"):
+                raise ValueError("measurement failed")
+    assert sampler.windows["m"][1] is not None and sampler.summary("m")["observed"]
+
+
+def test_primary_source_heads_summary_and_cpu_never_stands_in_for_gpu():
+    gpu = FakeSource("nvml", fail_start=RuntimeError("NVML Shared Library Not Found"))
+    cpu = FakeSource("cpu", values=itertools.repeat({"clock_mhz": 2600.0, "energy_j": 5.0}))
+    _, summary = run_window([gpu, cpu], backend="cuda")
+    assert not summary["observed"] and summary["clock_mhz"] is None
+    assert summary["by_source"]["cpu"]["clock_mhz"]["median"] == 2600.0
+    assert any(g["what"] == "cuda accelerator telemetry" for g in summary["not_observed"])
+
+
+def test_nvml_source_with_fake_library():
+    clocks = itertools.cycle([1980, 1755])
+    fake = FakeNvml(clock=lambda: next(clocks), reasons=0x4, energy_mj=itertools.count(1_000_000, 5_000).__next__)
+    _, summary = run_window([tm.NvmlSource({"backend": "cuda", "index": 0}, fake), tm.CpuSource()], backend="cuda")
+    assert summary["sources"][0] == "nvml" and summary["clock_mhz"]["min"] == 1755
+    assert summary["power_w"]["median"] == 650.0 and summary["temperature_c"]["max"] == 60
+    assert summary["energy_method"] == "counter" and summary["throttled"]
+
+
+def test_nvml_source_old_library_and_unsupported_counters():
+    fake = FakeNvml(missing={"nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"},
+                    fail={"nvmlDeviceGetTotalEnergyConsumption": NVMLError_NotSupported()})
+    _, summary = run_window([tm.NvmlSource({"index": 0}, fake)], backend="cuda")
+    assert summary["observed"] and summary["energy_method"] == "power_integral"
+    whats = {g["what"]: g["reason"] for g in summary["not_observed"]}
+    assert "Not Supported" in whats["nvml.energy_j"] and "not provided" in whats["nvml.throttle_reasons"]
+    assert fake.calls.count("nvmlDeviceGetTotalEnergyConsumption") == 1  # a failing metric is not retried
+
+
+def test_amdsmi_source_with_fake_library():
+    _, summary = run_window([tm.AmdsmiSource({"backend": "rocm", "index": 0}, FakeAmdsmi(throttle_status=1))], backend="rocm")
+    assert summary["clock_mhz"]["median"] == 2100 and summary["power_w"]["median"] == 720
+    assert summary["utilization_pct"]["max"] == 100 and summary["throttled"]
+
+
+def test_real_cpu_source_on_this_machine():
+    sampler, summary = run_window(tm.default_sources({"backend": "cpu"}), backend="cpu")
+    assert summary["observed"] and summary["clock_mhz"]["median"] > 0
+    for metric in ("power_w", "temperature_c", "utilization_pct"):
+        assert summary[metric] is not None or any(g["what"] == metric for g in summary["not_observed"])
+
+
+def test_default_sources_for_cuda_without_pynvml_reports_gap(monkeypatch):
+    monkeypatch.setattr(tm, "load_module", lambda name, injected=None: (None, f"{name} missing"))
+    _, summary = run_window(tm.default_sources({"backend": "cuda", "index": 0}), backend="cuda")
+    assert not summary["observed"]
+    assert any(g["what"] == "nvml" and "pynvml missing" in g["reason"] for g in summary["not_observed"])
+
+
+def test_throughput_per_watt():
+    summary = {"duration_s": 2.0, "energy_j": 1000.0, "energy_method": "counter", "power_w": {"median": 400.0}}
+    result = tm.throughput_per_watt(500.0, "TFLOPS", summary)
+    assert result["value"] == pytest.approx(1.0) and result["unit"] == "TFLOPS/W" and result["power_w"] == 500.0
+    median_only = tm.throughput_per_watt(500.0, "TFLOPS", {"power_w": {"median": 250.0}})
+    assert median_only["value"] == pytest.approx(2.0)
+    assert tm.throughput_per_watt(500.0, "TFLOPS", tm.empty_summary([])) is None
