@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import os
 import platform
-import re
 import shutil
 import subprocess
 from pathlib import Path

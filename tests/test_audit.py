@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import types
 
-import pytest
-
-from bench import audit as audit_mod
 from bench.audit import audit, compare_audits, loaded_math_libraries, parse_torch_config
 from fake_vendor import FakeAmdsmi, FakeNvml, NVMLError_LibraryNotFound, NVMLError_NoPermission
 
