@@ -1,0 +1,31 @@
+"""`bench check RUN_DIR [--profile P] [--declared NAME|FILE] [--decision-rule simple|guarded] [--json]`:
+the export-control verdict for a measured run. Exit 0 conforms, 1 does not, 3 inconclusive, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bench.verdict import check_run, render_verdict
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("check", help="verdict for a measured run against a threshold profile",
+                                   description=__doc__)
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `bench run` (or its run.json)")
+    parser.add_argument("--profile", default="us-2026-01", help="profile id or YAML file (default: us-2026-01)")
+    parser.add_argument("--declared", help="declared spec: a database name or a YAML file in the database format "
+                                           "(default: auto-match the detected device)")
+    parser.add_argument("--decision-rule", choices=("simple", "guarded"), default="guarded",
+                        help="guarded: guard band w = U, non-binary (default); simple: w = 0")
+    parser.add_argument("--json", action="store_true", help="print one JSON document with `verdict` and `criteria`")
+    return parser
+
+
+def run(args) -> int:
+    verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2, default=str))
+    else:
+        print(render_verdict(verdict))
+    return verdict.exit_code

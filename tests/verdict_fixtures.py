@@ -1,0 +1,57 @@
+"""Small builders of synthetic run dicts (run.json schema 1) for verdict tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import metrics
+
+
+def gemm_measurement(dtype: str, tops: float, half_width: float, **extra: Any) -> dict[str, Any]:
+    mid = f"gemm/{dtype}/m=8192,n=8192,k=8192"
+    record = {"id": mid, "suite": "gemm", "kernel": "matmul", "dtype": dtype, "status": "ok",
+              "throughput": {"value": tops, "unit": "TFLOPS", "statistic": "median",
+                             "ci95": [tops - half_width, tops + half_width], "best": tops + half_width}}
+    record.update(extra)
+    return record
+
+
+def stream_measurement(gbps: float, half_width: float, **extra: Any) -> dict[str, Any]:
+    record = {"id": "stream/triad", "suite": "stream", "kernel": "triad", "dtype": "fp32", "status": "ok",
+              "throughput": {"value": gbps, "unit": "GB/s", "statistic": "median",
+                             "ci95": [gbps - half_width, gbps + half_width], "best": gbps + half_width}}
+    record.update(extra)
+    return record
+
+
+def make_run(device_name: str, gemm: dict[str, tuple[float, float]] | None = None,
+             bandwidth: tuple[float, float] | None = None, backend: str = "cuda", **device: Any) -> dict[str, Any]:
+    """A complete run: gemm maps dtype -> (median TOPS, CI half-width); bandwidth is (GB/s, half-width)."""
+    measurements = [gemm_measurement(d, v, h) for d, (v, h) in (gemm or {}).items()]
+    if bandwidth:
+        measurements.append(stream_measurement(*bandwidth))
+    return with_summary({
+        "schema_version": 1, "status": "complete", "run_id": "test",
+        "device": {"backend": backend, "vendor": device.pop("vendor", "NVIDIA"), "name": device_name, **device},
+        "measurements": measurements, "skips": [],
+    })
+
+
+def with_summary(run: dict[str, Any]) -> dict[str, Any]:
+    """Recompute `summary` from the measurements, as bench/summary.py does."""
+    by_dtype = {}
+    for m in run["measurements"]:
+        if m["suite"] == "gemm":
+            tops = m["throughput"]["value"]
+            by_dtype[m["dtype"]] = {"tops": tops, "bit_length": metrics.bit_length(m["dtype"]),
+                                    "tpp": metrics.tpp(tops, m["dtype"]), "measurement_id": m["id"],
+                                    "ci95_tops": m["throughput"]["ci95"]}
+    best, dtype = metrics.max_tpp({d: e["tops"] for d, e in by_dtype.items()}) if by_dtype else (0.0, None)
+    streams = [m for m in run["measurements"] if m["suite"] == "stream"]
+    run["summary"] = {
+        "effective_tpp": {"max": best, "dtype": dtype, "by_dtype": by_dtype},
+        "effective_dram_bandwidth": ({"value": streams[0]["throughput"]["value"], "kernel": "triad",
+                                      "measurement_id": streams[0]["id"]} if streams else
+                                     {"value": None, "kernel": None, "measurement_id": None}),
+    }
+    return run
