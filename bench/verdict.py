@@ -149,6 +149,12 @@ def _budget(summary: Mapping, *keys: str) -> Mapping | None:
     return None
 
 
+def _own_budget(run: Mapping, measurement_id: str | None) -> Mapping | None:
+    """A measurement's own uncertainty block (bench/uncertainty.py for_measurement), if any."""
+    block = _measurement(run, measurement_id).get("uncertainty")
+    return block if isinstance(block, Mapping) and block.get("U") is not None else None
+
+
 def _measurement(run: Mapping, measurement_id: str | None) -> Mapping:
     return next((m for m in run.get("measurements") or [] if m.get("id") == measurement_id), {})
 
@@ -162,7 +168,8 @@ def measured_values(run: Mapping[str, Any]) -> dict[str, Measured]:
         tops = entry.get("tops")
         if not tops:
             continue
-        budget = _budget(summary, f"gemm/{dtype}", entry.get("measurement_id") or "")
+        budget = (_budget(summary, f"gemm/{dtype}", entry.get("measurement_id") or "")
+                  or _own_budget(run, entry.get("measurement_id")))
         if budget:
             U, source = float(budget["U"]), UNCERTAINTY_FROM_BUDGET
         else:
@@ -180,7 +187,8 @@ def measured_values(run: Mapping[str, Any]) -> dict[str, Measured]:
     bandwidth = summary.get("effective_dram_bandwidth") or {}
     if bandwidth.get("value"):
         value = float(bandwidth["value"])
-        budget = _budget(summary, "dram_bandwidth_gbps", "effective_dram_bandwidth")
+        budget = (_budget(summary, "dram_bandwidth_gbps", "effective_dram_bandwidth")
+                  or _own_budget(run, bandwidth.get("measurement_id")))
         if budget:
             U, source = float(budget["U"]), UNCERTAINTY_FROM_BUDGET
         else:

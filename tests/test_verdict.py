@@ -1,0 +1,162 @@
+"""Verdict paths with synthetic runs (tests/verdict_fixtures.py) and the `bench check` command."""
+
+import json
+
+import pytest
+
+from bench import verdict as v
+from bench.commands import check as check_command
+from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
+from verdict_fixtures import make_run
+
+H200_DEVICE = dict(compute_units=132, max_clock_mhz=1980, architecture="sm_90")
+
+
+def h200_run(bf16=(800, 10), fp8=(1500, 20), bandwidth=(4200, 30), **device):
+    return make_run(device.pop("name", "NVIDIA H200"), {"bf16": bf16, "fp8_e4m3": fp8}, bandwidth, **{**H200_DEVICE, **device})
+
+
+def test_consistent_part_passes_with_every_check_reported():
+    result = v.check_run(h200_run(), profile="us-2026-01")
+    assert [c.outcome for c in result.checks] == [PASS] * 5
+    assert result.verdict == PASS and result.exit_code == 0
+    assert result.declared["id"] == "h200-sxm" and "auto-matched" in result.declared["how"]
+    assert "95 % CI" in result.uncertainty_source  # no budget in the run: says so
+    row = next(r for r in result.criteria if r.check == "threshold" and r.metric == "tpp")
+    assert row.measured == 12800 and row.U == pytest.approx(160) and row.acceptance_limit == pytest.approx(21000 - 160)
+
+
+def test_declaration_contradicted_when_measured_above_declared_peak():
+    # declared an H20 (TPP 2,368) but it multiplies at H200 speed
+    run = h200_run(name="NVIDIA H20", bf16=(800, 10), fp8=(1500, 20))
+    result = v.check_run(run, profile="us-2023-10")
+    assert result.check("declared").outcome == PASS  # the declared H20 is outside 3A090.a/.b
+    assert result.check("contradiction").outcome == FAIL
+    assert result.verdict == FAIL and result.exit_code == 1
+
+
+def test_measured_above_a_limit_fails_whatever_was_declared(tmp_path):
+    # a declaration file claiming a small part; measurement proves TPP >= 4800 (3A090.a.1)
+    path = tmp_path / "declared.yaml"
+    path.write_text("""sources: {s: exporter}
+devices:
+  - id: small
+    name: Small Part
+    vendor: X
+    match: ["NVIDIA H200"]
+    peaks: [{dtype: bf16, tops: 1000, source: s}]
+    memory: {gib: 80, bandwidth_gbps: 3000, source: s}
+    die_area: {mm2: 5000, source: s}
+""")
+    result = v.check_run(h200_run(bandwidth=None), profile="us-2023-10", declared=str(path))
+    assert result.check("declared").outcome == FAIL  # declared 16,000 TPP is itself 3A090.a.1
+    assert result.check("threshold").outcome == FAIL
+    a1 = next(r for r in result.check("threshold").criteria if r.id.startswith("3A090.a.1"))
+    assert a1.outcome == FAIL and a1.measured - a1.U >= 4800
+
+
+def test_measured_lower_bound_beyond_2026_limit_fails():
+    run = make_run("AMD Instinct MI325X", {"fp8_e4m3": (2700, 20)}, (5000, 50), vendor="AMD")
+    result = v.check_run(run, profile="us-2026-01")
+    assert result.check("threshold").outcome == FAIL  # 21,600 - 160 > 21,000
+    assert result.check("contradiction").outcome == FAIL  # and above the declared 2,614.9
+    assert result.verdict == FAIL
+
+
+def test_sandbagged_part_is_inconclusive_not_below_the_line():
+    run = h200_run(bf16=(200, 5), fp8=(300, 5), bandwidth=(4000, 30))  # 20 % / 15 % of declared
+    result = v.check_run(run, profile="us-2026-01")
+    assert result.check("threshold").outcome == PASS
+    plaus = result.check("plausibility")
+    assert plaus.outcome == INCONCLUSIVE and "power cap" in plaus.criteria[-1].note
+    assert result.verdict == INCONCLUSIVE and result.exit_code == 3
+
+
+def test_throttle_flag_and_audit_finding_make_it_inconclusive():
+    run = h200_run()
+    run["measurements"][0]["telemetry"] = {"throttled": True}
+    assert v.check_run(run, profile="us-2026-01").verdict == INCONCLUSIVE
+    run = h200_run()
+    run["audit"] = {"findings": [{"severity": "high", "code": "power-cap", "message": "power limit 300 W of 700 W",
+                                  "lowers_results": True}]}
+    result = v.check_run(run, profile="us-2026-01")
+    assert result.verdict == INCONCLUSIVE
+    assert any(r.id == "audit: power-cap" for r in result.check("plausibility").criteria)
+
+
+def test_guard_band_turns_near_limit_pass_into_conditional():
+    # measured TPP 20,950 +- 160 against 21,000: simple acceptance passes, the guard band makes it conditional
+    run = make_run("AMD Instinct MI325X", {"bf16": (1309.375, 10)}, (5000, 50), vendor="AMD")
+    declared = "mi325x"
+    simple = v.check_run(run, profile="us-2026-01", declared=declared, rule="simple")
+    guarded = v.check_run(run, profile="us-2026-01", declared=declared, rule="guarded")
+    assert simple.check("threshold").outcome == PASS
+    assert guarded.check("threshold").outcome == CONDITIONAL_PASS
+    assert guarded.check("contradiction").outcome == CONDITIONAL_FAIL  # 1,309.4 +- 10 vs declared 1,307.4
+    row = next(r for r in guarded.check("threshold").criteria if r.metric == "tpp")
+    assert row.acceptance_limit == pytest.approx(21000 - 160)
+
+
+def test_conditional_fail_just_above_a_limit():
+    run = make_run("AMD Instinct MI325X", {"bf16": (1315, 10)}, (5000, 50), vendor="AMD")  # 21,040 +- 160
+    assert v.check_run(run, profile="us-2026-01").check("threshold").outcome == CONDITIONAL_FAIL
+    assert v.check_run(run, profile="us-2026-01", rule="simple").check("threshold").outcome == FAIL
+
+
+def test_identity_mismatch_fails():
+    result = v.check_run(h200_run(), profile="us-2026-01", declared="h100-pcie")
+    assert result.check("identity").outcome == FAIL and result.verdict == FAIL
+
+
+def test_uncertainty_budget_replaces_run_statistics():
+    run = h200_run()
+    run["summary"]["uncertainty"] = {"tpp": {"value": 12800, "U": 400, "k": 2, "components": []}}
+    result = v.check_run(run, profile="us-2026-01")
+    row = next(r for r in result.check("threshold").criteria if r.metric == "tpp")
+    assert row.U == 400 and "uncertainty budget" in result.uncertainty_source
+
+
+def test_unknown_device_without_declaration_is_usage_error():
+    from bench.errors import UsageError
+    with pytest.raises(UsageError, match="--declared"):
+        v.check_run(make_run("Mystery Accelerator 9000", {"bf16": (10, 1)}), profile="us-2026-01")
+
+
+def test_bad_rule_and_missing_run(tmp_path):
+    from bench.errors import ResultsError, UsageError
+    with pytest.raises(UsageError):
+        v.check_run(h200_run(), rule="lenient")
+    with pytest.raises(ResultsError):
+        v.check_run(tmp_path)
+
+
+def _cli(argv):
+    import argparse
+    parser = argparse.ArgumentParser()
+    check_command.add_parser(parser.add_subparsers())
+    return check_command.run(parser.parse_args(argv))
+
+
+def test_check_command_json_and_exit_codes(tmp_path, capsys):
+    (tmp_path / "run.json").write_text(json.dumps(h200_run()))
+    assert _cli(["check", str(tmp_path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["verdict"] == PASS and {r["check"] for r in document["criteria"]} >= {"declared", "contradiction",
+                                                                                        "threshold", "plausibility", "identity"}
+    assert _cli(["check", str(tmp_path), "--profile", "us-2023-10"]) == 1
+    assert "3A090.a.1" in capsys.readouterr().out
+
+
+def test_cpu_run_end_to_end_with_derived_spec(tmp_path, capsys):
+    """A CPU run dict (bench run's shape) checked through the command against the derived CPU spec."""
+    from bench import specs
+    host = specs.host_cpu_spec()
+    fp32_peak = host.peak_tops("fp32")
+    run = make_run(host.name, {"fp32": (fp32_peak * 0.6, fp32_peak * 0.01)}, (20.0, 0.5), backend="cpu",
+                   vendor=host.vendor, compute_units=host.derive["units"], max_clock_mhz=host.derive["clock_mhz"],
+                   extra={"isa_flags": [f for f in open("/proc/cpuinfo").read().split() if f.startswith(("avx", "fma", "amx"))]})
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    code = _cli(["check", str(tmp_path), "--profile", "us-2023-10", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert document["declared"]["how"] == "derived from the host CPU" and document["declared"]["estimate"]
+    assert document["verdict"] == PASS and code == 0
