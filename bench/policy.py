@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 from bench import stats
 from bench.timing import Clock, Hook, Step
@@ -74,9 +75,18 @@ def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None)
             return iterations, record
 
 
-def measure(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None = None) -> Timing:
-    """Warm up, then sample until the median is known to target_rel_ci or a budget runs out."""
+def measure(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None = None,
+            window: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> Timing:
+    """Warm up, then sample until the median is known to target_rel_ci or a budget runs out.
+
+    `window()` wraps the sampling phase only (not the warm-up): telemetry observes what is timed."""
     iterations, warmup = warm_up(step, clock, policy, before_sample)
+    with window():
+        return _sample(step, clock, policy, before_sample, iterations, warmup)
+
+
+def _sample(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None, iterations: int,
+            warmup: dict[str, Any]) -> Timing:
     totals = clock.time_samples(step, iterations, policy.samples, before_sample)
     stop_reason = "target confidence reached"
     while True:

@@ -1,0 +1,42 @@
+"""`bench devices`: what is present, with the properties the harness will record."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from bench import render
+from bench.devices import BACKENDS, present
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("devices", help="list the devices present", description="List the devices present.")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    return p
+
+
+def device_infos() -> list[dict[str, Any]]:
+    infos = []
+    for name, count in present().items():
+        for index in range(count):
+            infos.append(BACKENDS[name](None if name == "cpu" else index).info().to_dict())
+    return infos
+
+
+def _mib(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**20:,.0f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    infos = device_infos()
+    if args.json:
+        print(json.dumps(infos, indent=1, default=str))
+        return 0
+    rows = [[i["torch_device"], i["vendor"], i["name"], _mib(i["memory_bytes"]),
+             f"{i['compute_units'] or '-'} {i['compute_unit_kind'] or ''}".strip(), i["architecture"] or "-",
+             _mib(i["l2_cache_bytes"]), _mib(i["last_level_cache_bytes"]), i["driver_version"] or "-",
+             i["runtime_version"] or "-", i["torch_version"]] for i in infos]
+    print(render.table(["device", "vendor", "name", "memory MiB", "compute units", "architecture", "L2 MiB",
+                        "LLC MiB", "driver", "runtime", "torch"], rows))
+    return 0

@@ -1,0 +1,207 @@
+"""Suite configs: YAML files in configs/suites/, validated against a small explicit schema.
+
+An unknown key, a wrong type, an unknown dtype or a negative size is one ConfigError that names
+the file and the key. Command-line overrides (`--set suites.gemm.dtypes=[bf16]`) go through the
+same validation."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib.resources
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from bench.errors import ConfigError
+from bench.kernels.base import TORCH_DTYPES
+from bench.kernels.stream import WEIGHTS
+from bench.policy import TimingPolicy
+
+SUITE_NAMES = ("gemm", "attention", "stream")
+ATTENTION_DTYPES = ("fp32", "bf16", "fp16")
+STREAM_DTYPES = ("fp64", "fp32", "bf16", "fp16")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _non_negative_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, list) and len(value) > 0 and all(check(v) for v in value)
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[Any], bool]:
+    return lambda value: value in options
+
+
+def _gemm_shape(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and all(_positive_int(v) for v in value)
+
+
+def _attention_shape(value: Any) -> bool:
+    keys = {"batch", "heads", "seq_len", "head_dim"}
+    return isinstance(value, dict) and set(value) == keys and all(_positive_int(v) for v in value.values())
+
+
+Rule = tuple[Callable[[Any], bool], str]
+TIMING_SCHEMA: dict[str, Rule] = {
+    field.name: ((_positive_int, "a positive integer") if field.type in ("int", int) else
+                 (lambda v: isinstance(v, bool), "true or false") if field.type in ("bool", bool) else
+                 (_positive_number, "a positive number"))
+    for field in dataclasses.fields(TimingPolicy)
+}
+SUITE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "gemm": {
+        "dtypes": (_list_of(_one_of(tuple(TORCH_DTYPES))), f"a list of dtypes from {', '.join(TORCH_DTYPES)}"),
+        "shapes": (_list_of(_gemm_shape), "a list of [M, N, K] positive integers"),
+        "max_iteration_s": (_positive_number, "a positive number of seconds"),
+        "timing": TIMING_SCHEMA,
+    },
+    "attention": {
+        "dtypes": (_list_of(_one_of(ATTENTION_DTYPES)), f"a list of dtypes from {', '.join(ATTENTION_DTYPES)}"),
+        "causal": (_list_of(lambda v: isinstance(v, bool)), "a list of true/false"),
+        "shapes": (_list_of(_attention_shape), "a list of {batch, heads, seq_len, head_dim} positive integers"),
+        "max_iteration_s": (_positive_number, "a positive number of seconds"),
+        "timing": TIMING_SCHEMA,
+    },
+    "stream": {
+        "kernels": (_list_of(_one_of(tuple(WEIGHTS))), f"a list of kernels from {', '.join(WEIGHTS)}"),
+        "dtype": (_one_of(STREAM_DTYPES), f"one of {', '.join(STREAM_DTYPES)}"),
+        "llc_multiple": (_positive_number, "a positive number (array size as a multiple of the last-level cache)"),
+        "min_array_bytes": (_non_negative_number, "a byte count >= 0"),
+        "max_iteration_s": (_positive_number, "a positive number of seconds"),
+        "sweep": {
+            "enabled": (lambda v: isinstance(v, bool), "true or false"),
+            "kernels": (_list_of(_one_of(tuple(WEIGHTS))), f"a list of kernels from {', '.join(WEIGHTS)}"),
+            "min_bytes": (_positive_int, "a positive byte count"),
+            "max_llc_multiple": (_positive_number, "a positive number"),
+            "points": (_positive_int, "a positive integer"),
+        },
+        "timing": TIMING_SCHEMA,
+    },
+}
+TOP_SCHEMA: dict[str, Any] = {
+    "name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "description": (lambda v: isinstance(v, str), "a string"),
+    "seed": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0"),
+    "timing": TIMING_SCHEMA,
+    "suites": SUITE_SCHEMAS,
+}
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "timing": {},
+    "suites": {},
+}
+SUITE_DEFAULTS = {
+    "gemm": {"max_iteration_s": 2.0, "timing": {}},
+    "attention": {"causal": [False, True], "max_iteration_s": 2.0, "timing": {}},
+    "stream": {"dtype": "fp32", "llc_multiple": 4, "min_array_bytes": 0, "max_iteration_s": 2.0, "timing": {},
+               "sweep": {"enabled": False, "kernels": ["triad"], "min_bytes": 65536, "max_llc_multiple": 8, "points": 12}},
+}
+REQUIRED = {"gemm": ("dtypes", "shapes"), "attention": ("dtypes", "shapes"), "stream": ("kernels",)}
+
+
+def validate(data: Any, schema: dict[str, Any], source: str, path: str = "") -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {path or 'top level'}: expected a mapping, got {type(data).__name__}")
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in schema:
+            raise ConfigError(f"{source}: {where}: unknown key (known: {', '.join(schema)})")
+        rule = schema[key]
+        if isinstance(rule, dict):
+            validate(value, rule, source, where)
+        elif not rule[0](value):
+            raise ConfigError(f"{source}: {where}: {value!r} is not {rule[1]}")
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def shipped_suites() -> dict[str, Path]:
+    folder = importlib.resources.files("bench.configs") / "suites"
+    return {Path(str(entry)).stem: Path(str(entry)) for entry in folder.iterdir() if str(entry).endswith(".yaml")}
+
+
+def resolve_suite_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{name_or_path}: no such suite file")
+        return path
+    suites = shipped_suites()
+    if name_or_path not in suites:
+        raise ConfigError(f"unknown suite {name_or_path!r}; shipped suites: {', '.join(sorted(suites))} (or pass a YAML path)")
+    return suites[name_or_path]
+
+
+def load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """'suites.gemm.dtypes=[bf16,fp32]' -> {'suites': {'gemm': {'dtypes': ['bf16', 'fp32']}}}."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. suites.gemm.dtypes=[bf16,fp32]")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML") from None
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
+
+
+def load_suite_config(name_or_path: str, overrides: list[str] = ()) -> dict[str, Any]:
+    """The resolved config: file + defaults + overrides, validated. Raises ConfigError."""
+    path = resolve_suite_path(name_or_path)
+    data = load_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: empty suite file")
+    validate(data, TOP_SCHEMA, str(path))
+    for text in overrides:
+        patch = parse_override(text)
+        validate(patch, TOP_SCHEMA, f"--set {text}")
+        data = _merge(data, patch)
+    config = _merge(DEFAULTS, data)
+    config.setdefault("name", path.stem)
+    for suite, body in config["suites"].items():
+        config["suites"][suite] = _merge(SUITE_DEFAULTS[suite], body or {})
+        missing = [key for key in REQUIRED[suite] if key not in config["suites"][suite]]
+        if missing:
+            raise ConfigError(f"{path}: suites.{suite}: missing {', '.join(missing)}")
+    if not config["suites"]:
+        raise ConfigError(f"{path}: suites: no suite to run")
+    config["source"] = str(path)
+    return config
+
+
+def timing_policy(config: dict[str, Any], suite: str) -> TimingPolicy:
+    """Run-wide timing, overridden per suite."""
+    fields = _merge(config.get("timing", {}), config["suites"][suite].get("timing", {}))
+    return TimingPolicy(**fields)

@@ -1,0 +1,92 @@
+"""Shared code for torch accelerator modules (torch.cuda, torch.xpu, torch.npu, torch.mps).
+
+Each concrete backend file only says which module it uses and what its vendor quirks are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from bench.devices.base import Backend, DeviceInfo
+from bench.timing import Clock, EventClock
+
+
+class TorchAcceleratorBackend(Backend):
+    module_name = ""  # attribute of torch: "cuda", "xpu", "npu", "mps"
+    compute_unit_kind = "unit"
+
+    @classmethod
+    def module(cls) -> Any:
+        return getattr(torch, cls.module_name)
+
+    @classmethod
+    def device_count(cls) -> int:
+        module = getattr(torch, cls.module_name, None)
+        try:
+            return int(module.device_count()) if module is not None and module.is_available() else 0
+        except (RuntimeError, AssertionError, AttributeError):
+            return 0
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.module_name, self.index or 0)
+
+    def synchronize(self) -> None:
+        self.module().synchronize(self.torch_device)
+
+    def _make_event(self) -> Any:
+        return self.module().Event(enable_timing=True)
+
+    def clock(self) -> Clock:
+        return EventClock(self._make_event, self.synchronize)
+
+    def free_memory_bytes(self) -> int | None:
+        try:
+            free, _total = self.module().mem_get_info(self.torch_device)
+            return int(free)
+        except (RuntimeError, AttributeError):
+            return None
+
+    def empty_cache(self) -> None:
+        self.module().empty_cache()
+
+    def properties(self) -> Any:
+        return self.module().get_device_properties(self.index or 0)
+
+    def info(self) -> DeviceInfo:
+        props = self.properties()
+        return DeviceInfo(
+            backend=self.name, torch_device=str(self.torch_device), vendor=self.vendor,
+            name=getattr(props, "name", self.name), index=self.index or 0,
+            memory_bytes=getattr(props, "total_memory", None),
+            compute_units=self._compute_units(props), compute_unit_kind=self.compute_unit_kind,
+            architecture=self._architecture(props), capability=self._capability(props),
+            max_clock_mhz=self._max_clock_mhz(props),
+            l2_cache_bytes=getattr(props, "L2_cache_size", None) or None,
+            last_level_cache_bytes=self._last_level_cache(props),
+            driver_version=self._driver_version(props), runtime_version=self._runtime_version(),
+        )
+
+    # Hooks with generic defaults; backends override what their torch module exposes.
+    def _compute_units(self, props: Any) -> int | None:
+        return getattr(props, "multi_processor_count", None) or getattr(props, "max_compute_units", None)
+
+    def _architecture(self, props: Any) -> str | None:
+        return None
+
+    def _capability(self, props: Any) -> str | None:
+        return None
+
+    def _max_clock_mhz(self, props: Any) -> float | None:
+        khz = getattr(props, "clock_rate", None)
+        return khz / 1000.0 if khz else None
+
+    def _last_level_cache(self, props: Any) -> int | None:
+        return getattr(props, "L2_cache_size", None) or None
+
+    def _driver_version(self, props: Any) -> str | None:
+        return getattr(props, "driver_version", None)
+
+    def _runtime_version(self) -> str | None:
+        return None

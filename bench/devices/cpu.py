@@ -1,0 +1,118 @@
+"""The host CPU through torch's CPU kernels (oneDNN / MKL / OpenBLAS)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from bench.devices.base import Backend, DeviceInfo
+from bench.timing import Clock, PerfCounterClock
+
+SYS_CPU = Path("/sys/devices/system/cpu")
+
+
+def _cpuinfo_field(name: str, text: str | None = None) -> str | None:
+    try:
+        text = text if text is not None else Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def _size_bytes(text: str) -> int:
+    text = text.strip().upper()
+    for suffix, factor in (("K", 2**10), ("M", 2**20), ("G", 2**30)):
+        if text.endswith(suffix):
+            return int(text[:-1]) * factor
+    return int(text)
+
+
+def cache_levels(sys_cpu: Path = SYS_CPU) -> dict[int, int]:
+    """Total bytes per data/unified cache level across distinct cache instances."""
+    totals: dict[int, int] = {}
+    seen: set[tuple[int, str]] = set()
+    for index in sorted(sys_cpu.glob("cpu[0-9]*/cache/index[0-9]*")):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            level = int((index / "level").read_text())
+            shared = (index / "shared_cpu_list").read_text().strip()
+            size = _size_bytes((index / "size").read_text())
+        except (OSError, ValueError):
+            continue
+        if (level, shared) not in seen:
+            seen.add((level, shared))
+            totals[level] = totals.get(level, 0) + size
+    return totals
+
+
+def _meminfo_bytes(field: str) -> int | None:
+    value = _cpuinfo_field(field, Path("/proc/meminfo").read_text()) if Path("/proc/meminfo").exists() else None
+    return int(value.split()[0]) * 1024 if value else None
+
+
+def isa_flags() -> list[str]:
+    flags = (_cpuinfo_field("flags") or "").split()
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx_vnni",
+              "amx_bf16", "amx_int8", "amx_tile", "amx_fp16")
+    return [flag for flag in wanted if flag in flags]
+
+
+def _parallel_backend() -> str | None:
+    """The threading and BLAS libraries torch's CPU kernels run on, e.g. 'OpenMP 201511; MKL-DNN v3.12'."""
+    wanted = ("OpenMP", "Math Kernel Library", "MKL-DNN", "OpenBLAS")
+    lines = [line.strip() for line in torch.__config__.parallel_info().splitlines()
+             if any(word in line for word in wanted) and not line.startswith("\t")]
+    return "; ".join(lines) or None
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+
+    @classmethod
+    def device_count(cls) -> int:
+        return 1
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def info(self) -> DeviceInfo:
+        caches = cache_levels()
+        flags = isa_flags()
+        vendor_id = _cpuinfo_field("vendor_id") or platform.processor() or "unknown"
+        vendor = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD"}.get(vendor_id, vendor_id)
+        mhz = _cpuinfo_field("cpu MHz")
+        return DeviceInfo(
+            backend="cpu", torch_device="cpu", vendor=vendor,
+            name=_cpuinfo_field("model name") or platform.processor() or platform.machine(),
+            memory_bytes=_meminfo_bytes("MemTotal"),
+            compute_units=os.cpu_count(), compute_unit_kind="logical CPU",
+            architecture=" ".join([platform.machine()] + flags),
+            max_clock_mhz=float(mhz) if mhz else None,
+            l2_cache_bytes=caches.get(2),
+            last_level_cache_bytes=caches[max(caches)] if caches else None,
+            runtime_version=_parallel_backend(),
+            extra={"torch_threads": torch.get_num_threads(), "isa_flags": flags, "cache_levels_bytes": caches},
+        )
+
+    def synchronize(self) -> None:
+        """CPU ops have completed when they return."""
+
+    def clock(self) -> Clock:
+        return PerfCounterClock()
+
+    def free_memory_bytes(self) -> int | None:
+        return _meminfo_bytes("MemAvailable")
+
+    def unsupported_reason(self, dtype: str) -> str | None:
+        if dtype == "tf32":
+            return "TF32 is a tensor-core format; torch has no TF32 matmul path on this CPU"
+        return None

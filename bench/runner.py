@@ -1,0 +1,216 @@
+"""Runs a suite config on one backend: cases -> skips or measurements, written as they come."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import socket
+import sys
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import torch
+
+from bench import audit, config as config_module, identity, metrics, stats, telemetry, uncertainty
+from bench.devices.base import Backend
+from bench.errors import MeasurementError
+from bench.kernels.base import Case, Kernel
+from bench.kernels.registry import SUITES
+from bench.policy import TimingPolicy, measure
+from bench.results import METHOD_VERSION, SCHEMA_VERSION, RunWriter, tool_record, utc_now
+from bench.summary import build_summary, derive_measurement
+from bench.timing import Clock
+
+
+class Observer(Protocol):
+    """Progress callbacks; the CLI renders them. All optional in practice (see NullObserver)."""
+
+    def case_started(self, case: Case, number: int, total: int) -> None: ...
+    def measured(self, measurement: dict[str, Any]) -> None: ...
+    def skipped(self, skip: dict[str, Any]) -> None: ...
+
+
+class NullObserver:
+    def case_started(self, case: Case, number: int, total: int) -> None: ...
+    def measured(self, measurement: dict[str, Any]) -> None: ...
+    def skipped(self, skip: dict[str, Any]) -> None: ...
+
+
+@dataclasses.dataclass
+class RunOptions:
+    telemetry_interval_s: float = 0.1
+    clock_factory: Callable[[Backend], Clock] | None = None  # tests inject a FakeClock here
+    command: list[str] = dataclasses.field(default_factory=lambda: list(sys.argv))
+
+
+def host_record() -> dict[str, Any]:
+    return {"hostname": socket.gethostname(), "os": platform.platform(), "python": platform.python_version(),
+            "machine": platform.machine(), "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+def software_record() -> dict[str, Any]:
+    record = {"torch": torch.__version__, "numpy": np.__version__, "cuda": torch.version.cuda,
+              "hip": getattr(torch.version, "hip", None), "python": platform.python_version()}
+    if torch.backends.cudnn.is_available():
+        record["cudnn"] = torch.backends.cudnn.version()
+    return record
+
+
+def new_run(run_id: str, backend: Backend, config: dict[str, Any], options: RunOptions) -> dict[str, Any]:
+    device = backend.info().to_dict()
+    return {
+        "schema_version": SCHEMA_VERSION, "method_version": METHOD_VERSION, "tool": tool_record(),
+        "run_id": run_id, "status": "running", "started_at": utc_now(), "ended_at": None,
+        "command": options.command, "host": host_record(), "device": device, "software": software_record(),
+        "identity": identity.collect_identity(device), "audit": {"before": audit.audit(device)},
+        "config": config, "conventions": metrics.CONVENTIONS, "measurements": [], "skips": [], "summary": None,
+    }
+
+
+def skip_record(case: Case, reason: str) -> dict[str, Any]:
+    return {"id": case.id, "suite": case.suite, "kernel": case.kernel, "dtype": case.dtype,
+            "shape": case.shape_dict, "params": case.params_dict, "reason": reason}
+
+
+class Runner:
+    """One run of one config on one backend. `run()` returns the finished run dict."""
+
+    def __init__(self, backend: Backend, config: dict[str, Any], writer: RunWriter,
+                 observer: Observer | None = None, options: RunOptions | None = None):
+        self.backend = backend
+        self.config = config
+        self.writer = writer
+        self.observer = observer or NullObserver()
+        self.options = options or RunOptions()
+        self.info = backend.info()
+        self.rates: dict[tuple[str, str, str], float] = {}  # best work/s seen, to predict slow cases
+
+    def cases(self) -> list[Case]:
+        out = []
+        for name, suite_config in self.config["suites"].items():
+            out.extend(SUITES[name].cases(suite_config, self.info))
+        return out
+
+    def run(self) -> dict[str, Any]:
+        cases = self.cases()
+        sources = telemetry.default_sources(self.info.to_dict())
+        with telemetry.TelemetrySampler(sources, interval_s=self.options.telemetry_interval_s,
+                                        device_backend=self.info.backend) as sampler:
+            try:
+                for number, case in enumerate(cases, 1):
+                    self.observer.case_started(case, number, len(cases))
+                    self._run_case(case, sampler)
+            except KeyboardInterrupt:
+                self._finish("incomplete", interrupted="keyboard interrupt (Ctrl-C)")
+                raise
+            except BaseException as exc:
+                self._finish("incomplete", error=f"{type(exc).__name__}: {exc}")
+                raise
+        self._finish("complete")
+        return self.writer.run
+
+    def _finish(self, status: str, **fields: Any) -> None:
+        run = self.writer.run
+        before = run["audit"]["before"]
+        after = audit.audit(self.info.to_dict())
+        run["audit"] = {"before": before, "after": after, "changes": audit.compare_audits(before, after),
+                        "findings": before["findings"] + audit.compare_audits(before, after)}
+        run["summary"] = build_summary(run)
+        self.writer.finish(status, **fields)
+
+    # -- one case ---------------------------------------------------------------------
+    def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler) -> None:
+        suite_config = self.config["suites"][case.suite]
+        kernel = SUITES[case.suite].make_kernel(case, self.backend, seed=self.config["seed"])
+        reason = self._preflight(case, kernel, suite_config)
+        if reason:
+            return self._skip(case, reason)
+        policy = config_module.timing_policy(self.config, case.suite)
+        try:
+            measurement = self._measure(case, kernel, policy, sampler)
+        except MeasurementError as exc:
+            return self._skip(case, str(exc))
+        finally:
+            kernel.teardown()
+            self.backend.empty_cache()
+        self.writer.add_measurement(measurement)
+        self.observer.measured(measurement)
+
+    def _skip(self, case: Case, reason: str) -> None:
+        skip = skip_record(case, reason)
+        self.writer.add_skip(skip)
+        self.observer.skipped(skip)
+
+    def _preflight(self, case: Case, kernel: Kernel, suite_config: dict[str, Any]) -> str | None:
+        """Why this case cannot or should not run, before anything is allocated."""
+        reason = self.backend.unsupported_reason(case.dtype) if case.suite == "gemm" else None
+        if reason:
+            return reason
+        free = self.backend.free_memory_bytes()
+        if free is not None and kernel.required_bytes() > 0.8 * free:
+            return (f"does not fit memory: needs {kernel.required_bytes() / 2**30:.2f} GiB, "
+                    f"{free / 2**30:.2f} GiB free (80% usable)")
+        rate = self.rates.get(self._rate_key(case))
+        if rate:
+            estimate = self._work(kernel) / rate
+            if estimate > suite_config["max_iteration_s"]:
+                return (f"too slow here: an iteration would take about {estimate:.2f} s "
+                        f"(max_iteration_s {suite_config['max_iteration_s']} s), judged from smaller cases")
+        return None
+
+    @staticmethod
+    def _rate_key(case: Case) -> tuple[str, str, str]:
+        return case.suite, case.kernel, case.dtype
+
+    @staticmethod
+    def _work(kernel: Kernel) -> int:
+        return kernel.bytes_moved() if kernel.unit == "GB/s" else kernel.flops()
+
+    def _measure(self, case: Case, kernel: Kernel, policy: TimingPolicy,
+                 sampler: telemetry.TelemetrySampler) -> dict[str, Any]:
+        clock = self.options.clock_factory(self.backend) if self.options.clock_factory else self.backend.clock()
+        flush = self.backend.flush_cache() if policy.flush_cache else None
+        try:
+            kernel.setup()
+            timing = measure(kernel.step, clock, policy, flush, window=lambda: sampler.window(case.id))
+            check = kernel.check()
+        except torch.OutOfMemoryError:
+            raise MeasurementError("out of device memory while allocating or running") from None
+        except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise MeasurementError(f"not supported here: {first_line[:300]}") from None
+        return self._record(case, kernel, policy, timing, check, sampler.summary(case.id))
+
+    def _record(self, case: Case, kernel: Kernel, policy: TimingPolicy, timing: Any, check: Any,
+                window: dict[str, Any]) -> dict[str, Any]:
+        work = {"flops": kernel.flops(), "bytes": kernel.bytes_moved()}
+        derived = derive_measurement(timing.samples_s, work, kernel.unit)
+        warnings = _stat_warnings(derived["stats"], timing, policy) + telemetry.window_warnings(window)
+        if not check.passed:
+            warnings.append(f"wrong result: {check.detail}")
+        measurement = {
+            "id": case.id, "suite": case.suite, "kernel": case.kernel, "dtype": case.dtype,
+            "shape": case.shape_dict, "params": {**case.params_dict, **kernel.record()}, "work": work,
+            "timing": {"iterations": timing.iterations, "clock": timing.clock, "resolution_s": timing.resolution_s,
+                       "stop_reason": timing.stop_reason, "warmup": timing.warmup, "policy": policy.to_dict(),
+                       "samples_s": timing.samples_s},
+            **derived, "check": check.to_dict(), "warnings": warnings,
+            "status": "ok" if check.passed else "failed", "telemetry": window,
+        }
+        measurement["throughput"]["per_watt"] = telemetry.throughput_per_watt(
+            measurement["throughput"]["value"], kernel.unit, window)
+        measurement["uncertainty"] = uncertainty.for_measurement(measurement, window)
+        if check.passed:
+            key = self._rate_key(case)
+            rate = self._work(kernel) / derived["stats"]["median"]
+            self.rates[key] = max(rate, self.rates.get(key, 0.0))
+        return measurement
+
+
+def _stat_warnings(summary: dict[str, float], timing: Any, policy: TimingPolicy) -> list[str]:
+    warnings = stats.sample_warnings(summary, summary["median"] * timing.iterations, timing.resolution_s)
+    if not timing.warmup.get("stable"):
+        warnings.append(f"warm-up did not stabilise within {policy.warmup_max_s} s")
+    return warnings
+

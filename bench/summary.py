@@ -1,0 +1,105 @@
+"""Derived numbers of a run, computed only from stored raw samples and work counts.
+
+`derive_measurement` and `build_summary` are pure: `bench verify` calls them again on a stored
+run and compares, so whatever is stored must be reproducible from the samples."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from bench import metrics, stats
+
+
+def throughput_block(work: Mapping[str, int], summary: Mapping[str, float], unit: str) -> dict[str, Any]:
+    """Rate from the median per-iteration time, with its 95% CI and the best (fastest) sample."""
+    amount = work["bytes"] if unit == "GB/s" else work["flops"]
+    rate = metrics.gb_per_second if unit == "GB/s" else metrics.tera_per_second
+    value = rate(amount, summary["median"])
+    low, high = metrics.throughput_interval(value, (summary["ci95_low"], summary["ci95_high"]), summary["median"])
+    return {"value": value, "unit": unit, "statistic": "median", "ci95": [low, high], "best": rate(amount, summary["min"])}
+
+
+def derive_measurement(samples_s: list[float], work: Mapping[str, int], unit: str) -> dict[str, Any]:
+    """{'stats': ..., 'throughput': ...} of one measurement from its raw per-iteration samples."""
+    summary = stats.summarize(samples_s)
+    return {"stats": summary, "throughput": throughput_block(work, summary, unit)}
+
+
+def _usable(run: Mapping[str, Any], suite: str) -> list[Mapping[str, Any]]:
+    return [m for m in run.get("measurements", []) if m["suite"] == suite and m["status"] == "ok"]
+
+
+def _peaks(measurements: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    best: dict[str, Mapping[str, Any]] = {}
+    for m in measurements:
+        if m["dtype"] not in best or m["throughput"]["value"] > best[m["dtype"]]["throughput"]["value"]:
+            best[m["dtype"]] = m
+    return {dtype: {"value": m["throughput"]["value"], "unit": m["throughput"]["unit"], "ci95": m["throughput"]["ci95"],
+                    "measurement_id": m["id"]} for dtype, m in best.items()}
+
+
+def effective_tpp(gemm_peaks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    by_dtype = {}
+    for dtype, peak in gemm_peaks.items():
+        by_dtype[dtype] = {"tops": peak["value"], "bit_length": metrics.bit_length(dtype),
+                           "tpp": metrics.tpp(peak["value"], dtype), "measurement_id": peak["measurement_id"],
+                           "ci95_tops": peak["ci95"]}
+    best, dtype = metrics.max_tpp({d: entry["tops"] for d, entry in by_dtype.items()})
+    return {"max": best if dtype else None, "dtype": dtype, "by_dtype": by_dtype}
+
+
+def stream_peaks(measurements: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Best DRAM-sized result per stream kernel (sweep points below 4x LLC do not count)."""
+    dram = [m for m in measurements if m["params"].get("role") == "dram"]
+    out = {}
+    for m in dram:
+        current = out.get(m["kernel"])
+        if current is None or m["throughput"]["value"] > current["value"]:
+            out[m["kernel"]] = {"value": m["throughput"]["value"], "ci95": m["throughput"]["ci95"],
+                                "measurement_id": m["id"], "array_bytes": m["params"].get("array_bytes"),
+                                "llc_multiple": m["params"].get("llc_multiple")}
+    return out
+
+
+def effective_dram_bandwidth(streams: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    if not streams:
+        return {"value": None, "kernel": None, "measurement_id": None}
+    kernel = max(streams, key=lambda name: streams[name]["value"])
+    return {"value": streams[kernel]["value"], "kernel": kernel, "measurement_id": streams[kernel]["measurement_id"],
+            "ci95": streams[kernel]["ci95"]}
+
+
+def _uncertainty_of(run: Mapping[str, Any], measurement_id: str | None, scale: float = 1.0) -> dict[str, Any] | None:
+    for m in run.get("measurements", []):
+        if m["id"] == measurement_id and m.get("uncertainty"):
+            block = m["uncertainty"]
+            return {"value": block["value"] * scale, "U": block["U"] * scale, "k": block["k"],
+                    "relative_U": block.get("relative_U"), "measurement_id": measurement_id,
+                    "source": "uncertainty budget of the measurement that sets the value"}
+    return None
+
+
+def build_summary(run: Mapping[str, Any]) -> dict[str, Any]:
+    gemm = _peaks(_usable(run, "gemm"))
+    tpp = effective_tpp(gemm)
+    streams = stream_peaks(_usable(run, "stream"))
+    bandwidth = effective_dram_bandwidth(streams)
+    uncertainty = {}
+    if tpp["dtype"]:
+        block = _uncertainty_of(run, tpp["by_dtype"][tpp["dtype"]]["measurement_id"], metrics.bit_length(tpp["dtype"]))
+        if block:
+            uncertainty["tpp"] = block
+    if bandwidth["measurement_id"]:
+        block = _uncertainty_of(run, bandwidth["measurement_id"])
+        if block:
+            uncertainty["dram_bandwidth_gbps"] = block
+    return {
+        "effective_tpp": tpp,
+        "gemm_peak": gemm,
+        "attention_peak": _peaks(_usable(run, "attention")),
+        "stream": streams,
+        "effective_dram_bandwidth": bandwidth,
+        "uncertainty": uncertainty,
+        "counts": {"measurements": len(run.get("measurements", [])), "skips": len(run.get("skips", [])),
+                   "failed_checks": sum(1 for m in run.get("measurements", []) if m["status"] != "ok")},
+    }

@@ -1,0 +1,143 @@
+"""Dense GEMM: C = A @ B in every dtype the device has. FLOPs = 2*M*N*K.
+
+fp64/fp32/bf16/fp16 use torch.mm; fp32 runs with TF32 off and tf32 with it on; fp8 e4m3 uses
+torch._scaled_mm (bf16 output); int8 uses torch._int_mm (int32 output, exact)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+
+from bench import metrics
+from bench.devices.base import Backend, DeviceInfo
+from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+
+# (relative error allowed on |C|, error allowed relative to sum_k |A_ik * B_kj|) per dtype.
+# The first covers rounding of the output, the second accumulation (and TF32 input) rounding.
+# A wrong result (zeros, transposed, stale) misses by ~|C| ~ sqrt(K) * sum|AB| / K: far above these.
+TOLERANCE = {
+    "fp64": (1e-12, 1e-12),
+    "fp32": (1e-6, 2e-5),
+    "tf32": (1e-6, 1e-3),
+    "bf16": (2**-8, 1e-4),
+    "fp16": (2**-10, 1e-4),
+    "fp8_e4m3": (2**-8, 1e-4),
+    "int8": (0.0, 0.0),
+}
+CHECK_ROWS = CHECK_COLS = 8  # 64 sampled output entries are checked against an fp64 reference
+INT8_SCALE = 24.0  # normal(0, 24) rounded and clipped to [-127, 127]
+
+
+def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+    for dtype in config["dtypes"]:
+        for m, n, k in config["shapes"]:
+            yield Case("gemm", "matmul", dtype, (("m", m), ("n", n), ("k", k)))
+
+
+class MatmulKernel(Kernel):
+    def __init__(self, case: Case, backend: Backend, seed: int = 0):
+        super().__init__(case, backend, seed)
+        shape = case.shape_dict
+        self.m, self.n, self.k = shape["m"], shape["n"], shape["k"]
+        self.dtype = case.dtype
+        self.unit = "TOPS" if self.dtype == "int8" else "TFLOPS"
+        self._saved_precision: tuple[str, bool] | None = None
+
+    def flops(self) -> int:
+        return metrics.gemm_flops(self.m, self.n, self.k)
+
+    def bytes_moved(self) -> int:
+        """Compulsory traffic: read A and B once, write C once."""
+        return self.m * self.k * self._in_size() + self.k * self.n * self._in_size() + self.m * self.n * self._out_size()
+
+    def required_bytes(self) -> int:
+        return self.bytes_moved()
+
+    def _in_size(self) -> int:
+        return torch.empty((), dtype=TORCH_DTYPES[self.dtype]).element_size()
+
+    def _out_size(self) -> int:
+        return {"fp8_e4m3": 2, "int8": 4}.get(self.dtype, self._in_size())
+
+    def _fp8_dtype(self) -> torch.dtype:
+        chooser = getattr(self.backend, "fp8_dtype", None)
+        return chooser() if chooser else torch.float8_e4m3fn
+
+    def _set_precision(self) -> None:
+        self._saved_precision = (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32)
+        tf32 = self.dtype == "tf32"
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+
+    def setup(self) -> None:
+        gen = self.generator()
+        if self.dtype in ("fp32", "tf32"):
+            self._set_precision()
+        if self.dtype == "int8":
+            self.a = self._int8(self.m, self.k, gen)
+            self.b = self._int8(self.k, self.n, gen)
+            self.c = torch._int_mm(self.a, self.b)
+        elif self.dtype == "fp8_e4m3":
+            fp8 = self._fp8_dtype()
+            self.a = self.normal(self.m, self.k, dtype=fp8, gen=gen)
+            self.b = self.normal(self.n, self.k, dtype=fp8, gen=gen).t()  # _scaled_mm wants B column-major
+            self.scale = torch.ones((), device=self.device, dtype=torch.float32)
+            self.c = torch._scaled_mm(self.a, self.b, self.scale, self.scale, out_dtype=torch.bfloat16)
+        else:
+            dtype = TORCH_DTYPES[self.dtype]
+            self.a = self.normal(self.m, self.k, dtype=dtype, gen=gen)
+            self.b = self.normal(self.k, self.n, dtype=dtype, gen=gen)
+            self.c = torch.empty(self.m, self.n, dtype=dtype, device=self.device)
+
+    def _int8(self, rows: int, cols: int, gen: torch.Generator) -> torch.Tensor:
+        values = torch.randn(rows, cols, generator=gen, device=self.device) * INT8_SCALE
+        return values.round().clamp(-127, 127).to(torch.int8)
+
+    def step(self) -> Any:
+        if self.dtype == "int8":
+            self.c = torch._int_mm(self.a, self.b)
+        elif self.dtype == "fp8_e4m3":
+            self.c = torch._scaled_mm(self.a, self.b, self.scale, self.scale, out_dtype=torch.bfloat16)
+        else:
+            torch.mm(self.a, self.b, out=self.c)
+
+    def check(self) -> CheckResult:
+        self.backend.synchronize()
+        gen = torch.Generator().manual_seed(self.seed + 1)
+        rows = torch.randint(0, self.m, (CHECK_ROWS,), generator=gen)
+        cols = torch.randint(0, self.n, (CHECK_COLS,), generator=gen)
+        a = self.a[rows.to(self.device)].to("cpu", torch.float64)
+        b = self.b[:, cols.to(self.device)].to("cpu", torch.float64)
+        reference = a @ b
+        magnitude = a.abs() @ b.abs()
+        got = self.c[rows.to(self.device)][:, cols.to(self.device)].to("cpu", torch.float64)
+        rtol, acc_tol = TOLERANCE[self.dtype]
+        allowed = rtol * reference.abs() + acc_tol * magnitude
+        error = (got - reference).abs()
+        worst = int(torch.argmax(error - allowed))
+        passed = bool(torch.all(error <= allowed)) and bool(torch.isfinite(got).all())
+        detail = (f"{CHECK_ROWS * CHECK_COLS} sampled entries vs fp64 reference: max |error| {float(error.max()):.3g}"
+                  f" (allowed there {float(allowed.flatten()[worst]):.3g})")
+        return CheckResult(passed, float(error.max()), float(allowed.flatten()[worst]), detail)
+
+    def record(self) -> dict[str, Any]:
+        op = {"int8": "torch._int_mm", "fp8_e4m3": "torch._scaled_mm"}.get(self.dtype, "torch.mm")
+        record = {"op": op, "tf32": self.dtype == "tf32"}
+        if self.dtype == "fp8_e4m3":
+            record["fp8_dtype"] = str(self._fp8_dtype()).removeprefix("torch.")
+            record["accumulate"] = "fp32"
+        if self.dtype == "int8":
+            record["accumulate"] = "int32"
+        return record
+
+    def teardown(self) -> None:
+        if self._saved_precision:
+            torch.set_float32_matmul_precision(self._saved_precision[0])
+            torch.backends.cuda.matmul.allow_tf32 = self._saved_precision[1]
+            self._saved_precision = None
+        super().teardown()
+
+
+def make_kernel(case: Case, backend: Backend, seed: int = 0) -> Kernel:
+    return MatmulKernel(case, backend, seed)

@@ -1,0 +1,9 @@
+"""The one registry of suites. Adding a suite: one new file with cases() and make_kernel(), one line here."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bench.kernels import attention, gemm, stream
+
+SUITES: dict[str, ModuleType] = {"gemm": gemm, "attention": attention, "stream": stream}
