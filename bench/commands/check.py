@@ -19,13 +19,29 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--decision-rule", choices=("simple", "guarded"), default="guarded",
                         help="guarded: guard band w = U, non-binary (default); simple: w = 0")
     parser.add_argument("--json", action="store_true", help="print one JSON document with `verdict` and `criteria`")
+    parser.add_argument("--junit", metavar="PATH", help="also write the criteria as JUnit XML (one testcase per criterion)")
+    parser.add_argument("--summary-md", metavar="PATH", help="also write a Markdown job summary (e.g. $GITHUB_STEP_SUMMARY)")
     return parser
 
 
 def run(args) -> int:
     verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+    _write_ci_outputs(args, verdict)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, default=str))
     else:
         print(render_verdict(verdict))
     return verdict.exit_code
+
+
+def _write_ci_outputs(args, verdict) -> None:
+    from pathlib import Path
+
+    from bench.ci_outputs import junit_xml, markdown_summary
+    from bench.verdict import read_run
+
+    if args.junit:
+        Path(args.junit).write_text(junit_xml(verdict.to_dict()))
+    if args.summary_md:
+        with open(args.summary_md, "a") as out:  # append: GitHub's step summary file is shared by steps
+            out.write(markdown_summary(read_run(args.run_dir), verdict.to_dict()))

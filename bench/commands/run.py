@@ -13,6 +13,8 @@ from bench.config import load_suite_config
 from bench.devices import select
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.kernels.base import Case
+from bench.ci_outputs import write_run_exports
+from bench.progress import make_observer
 from bench.results import RunWriter, new_run_id
 from bench.runner import Runner, new_run, RunOptions
 
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.out) if args.out else Path(args.results_dir) / run_id
     options = RunOptions(command=["bench", *sys.argv[1:]])
     writer = RunWriter(run_dir, new_run(run_id, backend, config, options))
-    observer = QuietObserver() if args.quiet or args.json else LineObserver()
+    observer = make_observer(args.quiet, args.json, sys.stderr)
     print(f"accelbench: {backend.info().name} ({label}), suite {config['name']} -> {run_dir}", file=sys.stderr)
     try:
         result = Runner(backend, config, writer, observer, options).run()
@@ -108,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"bench run: interrupted; {kept} measurement(s) kept in {writer.path} (marked incomplete)", file=sys.stderr)
         return EXIT_INCONCLUSIVE
     code = EXIT_OK if result["summary"]["counts"]["failed_checks"] == 0 else EXIT_CHECK_FAILED
+    write_run_exports(run_dir, result)
     if args.json:
         print(json.dumps({"run_dir": str(run_dir), "summary": result["summary"]}, indent=1, default=str))
     else:
