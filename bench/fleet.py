@@ -65,7 +65,8 @@ def _unit_summary(part: dict[str, Any], run: dict[str, Any], position: int) -> U
     serial = _identity_value(identity, SERIAL_FIELDS)
     uuid = _identity_value(identity, UUID_FIELDS)
     host = ((part.get("host") or run.get("host")) or {}).get("hostname")
-    index = device.get("index", position)
+    index = device.get("index")
+    index = position if index is None else index
     name = device.get("name")
     unit_id = serial or uuid or f"{name or 'unknown device'} @ {host or 'unknown host'} #{index} (no serial)"
     stand_in = device.get("backend") == "cpu" or bool((device.get("extra") or {}).get("stand_in"))
@@ -176,15 +177,33 @@ def _summary_metrics(summary: dict[str, Any]) -> dict[str, float | None]:
     return values
 
 
-def _unit_rows(run_dir: Path, run: dict[str, Any], signature: str) -> list[dict[str, Any]]:
+def _computed_verdict(part: dict[str, Any], run: dict[str, Any], profile: str) -> str:
+    """check_run under `profile` for a unit without a stored verdict; an error becomes the label."""
+    from bench.errors import BenchError
+    from bench.verdict import check_run
+
+    unit_run = run if part is run else {**{k: v for k, v in run.items() if k != "units"}, **part}
+    try:
+        return check_run(unit_run, profile=profile).verdict
+    except BenchError as exc:
+        return f"inconclusive ({exc})"
+
+
+def _unit_rows(run_dir: Path, run: dict[str, Any], signature: str, profile: str | None) -> list[dict[str, Any]]:
+    from bench.recompute import with_stored_verdict
+
+    run = with_stored_verdict(run, run_dir)
     rows = []
     for i, part in enumerate(unit_parts(run)):
         unit = _unit_summary(part, run, i)
-        verdict = part.get("verdict") if part is not run else run.get("verdict")
+        stored = ((part.get("verdict") if part is not run else run.get("verdict")) or {}).get("verdict")
+        verdict, source = (stored, "stored") if stored else (None, None)
+        if not stored and profile:
+            verdict, source = _computed_verdict(part, run, profile), f"computed ({profile})"
         row = {
             "unit": unit.unit_id, "serial": unit.serial, "uuid": unit.uuid, "device": unit.device_name,
-            "host": unit.host, "run_id": run.get("run_id"), "run_dir": str(run_dir),
-            "verdict": (verdict or {}).get("verdict"), "signature": signature,
+            "host": unit.host, "run_id": run.get("run_id"), "unit_index": i, "run_dir": str(run_dir),
+            "verdict": verdict, "verdict_source": source, "signature": signature,
             "stand_in": unit.stand_in, "identified": unit.identified,
         }
         row.update(_summary_metrics(part.get("summary") or (run.get("summary") if part is run else {}) or {}))
@@ -199,8 +218,12 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
 
 
 def aggregate(run_dirs: Iterable[str | Path], manifest: LotManifest | None = None,
-              spread: float | None = None, check_signatures: bool = True) -> FleetReport:
-    """Aggregate run folders into a lot report. `spread` is a fraction (0.05 = 5%)."""
+              spread: float | None = None, check_signatures: bool = True,
+              profile: str | None = None) -> FleetReport:
+    """Aggregate run folders into a lot report. `spread` is a fraction (0.05 = 5%).
+
+    A unit's verdict is the stored one (run.json `verdict` or verdict.json); with `profile`, a unit
+    without one is judged by bench.verdict.check_run under that threshold profile."""
     import pandas as pd
 
     from bench.signing import signature_status
@@ -215,7 +238,7 @@ def aggregate(run_dirs: Iterable[str | Path], manifest: LotManifest | None = Non
     for run_dir in run_dirs:
         run = _read_run(run_dir)
         status = signature_status(run_dir) if check_signatures else "not checked"
-        rows.extend(_unit_rows(run_dir, run, status))
+        rows.extend(_unit_rows(run_dir, run, status, profile))
     units = pd.DataFrame(rows)
     metric_names = [c for c in units.columns if c in ("effective_tpp", "dram_bandwidth_gbs") or c.startswith("tops_")]
     units[metric_names] = units[metric_names].apply(pd.to_numeric, errors="coerce")
@@ -259,6 +282,9 @@ def _flag_units(report: FleetReport) -> None:
             report.unidentified.append(f"{row['unit']}: no serial or UUID recorded")
     counts = Counter(units.loc[units["identified"], "unit"])
     report.duplicates = [f"{unit}: measured {n} times" for unit, n in sorted(counts.items()) if n > 1]
+    same_run = Counter(zip(units["run_id"], units["unit_index"]))
+    report.duplicates += [f"run {run_id} unit {index}: given {n} times (counted once per folder)"
+                          for (run_id, index), n in sorted(same_run.items(), key=str) if n > 1 and run_id]
     if units["stand_in"].any():
         n = int(units["stand_in"].sum())
         report.labels.append(f"CPU stand-in: {n} unit(s) are CPU processes standing in for accelerators")

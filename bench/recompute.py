@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import math
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from bench import metrics, stats
@@ -86,21 +88,51 @@ def throughput_from(measurement: dict[str, Any], summary: dict[str, float]) -> d
             "best": rate(amount, summary["min"])}
 
 
+def _derive(measurement: dict[str, Any], samples: list[float]) -> tuple[dict[str, float], dict[str, Any]]:
+    """(stats, throughput) as the harness derives them: bench.summary.derive_measurement when present."""
+    derive = _optional("bench.summary", "derive_measurement")
+    unit = (measurement.get("throughput") or {}).get("unit")
+    if derive is not None and unit:
+        derived = derive(samples, measurement.get("work") or {}, unit)
+        return derived["stats"], derived["throughput"]
+    fresh = stats.summarize(samples)
+    return fresh, throughput_from(measurement, fresh)
+
+
+def _check_extras(label: str, measurement: dict[str, Any]) -> list[str]:
+    """Energy efficiency and the uncertainty budget, from the stored telemetry window and samples."""
+    findings = []
+    throughput, window = measurement.get("throughput") or {}, measurement.get("telemetry")
+    per_watt = _optional("bench.telemetry", "throughput_per_watt")
+    if "per_watt" in throughput and per_watt is not None and window is not None:
+        fresh = per_watt(throughput["value"], throughput.get("unit"), window)
+        findings += diff(throughput["per_watt"], fresh, f"{label}: throughput.per_watt")
+    for_measurement = _optional("bench.uncertainty", "for_measurement")
+    if measurement.get("uncertainty") is not None and for_measurement is not None:
+        bare = {k: v for k, v in measurement.items() if k != "uncertainty"}
+        findings += diff(measurement["uncertainty"], for_measurement(bare, window), f"{label}: uncertainty")
+    return findings
+
+
 def check_measurement(label: str, measurement: dict[str, Any]) -> list[str]:
+    """Differences between a measurement's stored stats / throughput / uncertainty and its raw samples."""
     samples = (measurement.get("timing") or {}).get("samples_s")
     if not samples:
         return [f"{label}: no raw samples (timing.samples_s) to recompute from"]
-    fresh = stats.summarize(samples)
-    findings = diff(measurement.get("stats"), fresh, f"{label}: stats")
+    try:
+        fresh_stats, fresh_tp = _derive(measurement, samples)
+    except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        return [f"{label}: cannot be recomputed ({type(exc).__name__}: {exc})"]
+    findings = diff(measurement.get("stats"), fresh_stats, f"{label}: stats")
     stored_tp = measurement.get("throughput")
     if stored_tp is not None:
-        try:
-            fresh_tp = throughput_from(measurement, fresh)
-        except (ValueError, ZeroDivisionError) as exc:
-            findings.append(f"{label}: throughput not recomputable ({exc})")
-        else:
-            common = {key: fresh_tp[key] for key in fresh_tp if key in stored_tp}
-            findings.extend(diff({k: stored_tp[k] for k in common}, common, f"{label}: throughput"))
+        fresh_tp = {key: value for key, value in fresh_tp.items() if key != "per_watt"}
+        stored_core = {key: value for key, value in stored_tp.items() if key != "per_watt"}
+        findings.extend(diff(stored_core, fresh_tp, f"{label}: throughput"))
+    try:
+        findings.extend(_check_extras(label, measurement))
+    except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        findings.append(f"{label}: uncertainty or energy not recomputable ({type(exc).__name__}: {exc})")
     return findings
 
 
@@ -130,8 +162,30 @@ def _criteria_outcomes(verdict: dict[str, Any]) -> dict[str, Any]:
     criteria = verdict.get("criteria") or []
     if isinstance(criteria, dict):
         return {str(k): (v.get("outcome") if isinstance(v, dict) else v) for k, v in criteria.items()}
-    return {str(c.get("name") or c.get("id") or i): c.get("outcome") for i, c in enumerate(criteria)
-            if isinstance(c, dict)}
+    out = {}
+    for i, row in enumerate(c for c in criteria if isinstance(c, dict)):
+        name = str(row.get("id") or row.get("name") or i)
+        out[f"{row['check']}/{name}" if row.get("check") else name] = row.get("outcome")
+    return out
+
+
+def verdict_parameters(stored: dict[str, Any]) -> dict[str, Any]:
+    """The check_run arguments a stored verdict was made with: explicit `parameters`, else read back
+    from Verdict.to_dict() (profile id, rule, and the declared spec when it was given by name)."""
+    if isinstance(stored.get("parameters"), dict):
+        return dict(stored["parameters"])
+    params: dict[str, Any] = {}
+    profile = stored.get("profile")
+    if isinstance(profile, dict) and profile.get("id"):
+        params["profile"] = profile["id"]
+    elif isinstance(profile, str):
+        params["profile"] = profile
+    if stored.get("rule"):
+        params["rule"] = stored["rule"]
+    how = str((stored.get("declared") or {}).get("how") or "")
+    if how.startswith("--declared "):
+        params["declared"] = how[len("--declared "):]
+    return params
 
 
 def check_verdict(run: dict[str, Any], result: Recomputation) -> None:
@@ -163,12 +217,26 @@ def _rerun_verdict(check_run: Callable, run: dict[str, Any], stored: dict[str, A
     """Call bench.verdict.check_run with the parameters the stored verdict records."""
     import inspect
 
-    params = dict(stored.get("parameters") or stored.get("params") or {})
+    params = verdict_parameters(stored)
     accepted = inspect.signature(check_run).parameters
     takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     kwargs = {k: v for k, v in params.items() if takes_kwargs or k in accepted}
     run_without_verdict = {k: v for k, v in run.items() if k != "verdict"}
     return check_run(run_without_verdict, **kwargs)
+
+
+VERDICT_FILE = "verdict.json"  # a verdict saved next to run.json, as an alternative to run["verdict"]
+
+
+def with_stored_verdict(run: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
+    """The run dict with `verdict` filled from RUN_DIR/verdict.json when run.json has none."""
+    path = Path(run_dir) / VERDICT_FILE
+    if run.get("verdict") or not path.is_file():
+        return run
+    try:
+        return {**run, "verdict": json.loads(path.read_text(encoding="utf-8"))}
+    except (ValueError, UnicodeDecodeError):
+        return {**run, "verdict": {"verdict": f"unreadable {VERDICT_FILE}"}}
 
 
 def recompute_run(run: dict[str, Any]) -> Recomputation:

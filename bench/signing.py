@@ -386,7 +386,7 @@ def verify_run(run_dir: str | Path, public_key_path: str | Path | list[str | Pat
 
     `public_key_path`: one key file or several (e.g. operator and authorizer); each must have signed.
     None: the key embedded in the envelope, which proves integrity but not who signed."""
-    from bench.recompute import recompute_run, run_labels
+    from bench.recompute import recompute_run, run_labels, with_stored_verdict
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -418,6 +418,7 @@ def verify_run(run_dir: str | Path, public_key_path: str | Path | list[str | Pat
             result.recompute_findings.append(str(exc))
         else:
             result.labels.extend(run_labels(run))
+            run = with_stored_verdict(run, run_dir)
             if recompute:
                 outcome = recompute_run(run)
                 result.recompute_findings.extend(outcome.findings)

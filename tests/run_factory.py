@@ -69,6 +69,7 @@ def synthetic_run(run_id: str = "20261122T010203Z-test-0001", *, speed: float = 
         _measurement("stream/fp32/triad", "stream", "triad", "fp32",
                      {"flops": 0, "bytes": 3 * 4 * 2**28}, 1.2e-3 / speed, seed=3),
     ]
+    measurements[2]["params"] = {"role": "dram", "array_bytes": 4 * 2**28, "llc_multiple": 16}
     identity = None
     if serial is not None:
         identity = {"backend": backend, "sources": [

@@ -19,7 +19,7 @@ SERIALS = ["1650123000001", "1650123000002", "1650123000003", "1650123000004"]
 def make_lot(root: Path, speeds: list[float], serials: list[str], verdicts=None) -> list[Path]:
     folders = []
     for i, (speed, serial) in enumerate(zip(speeds, serials)):
-        run = synthetic_run(f"run-{i}", speed=speed, serial=serial, hostname=f"node{i // 2:02d}", index=i % 2,
+        run = synthetic_run(f"{root.name}-run-{i}", speed=speed, serial=serial, hostname=f"node{i // 2:02d}", index=i % 2,
                             verdict=(verdicts or [None] * len(speeds))[i])
         folders.append(write_run(root / f"run-{i}", run))
     return folders
@@ -39,6 +39,7 @@ def test_lot_table_has_one_row_per_unit_and_lot_statistics(tmp_path):
     assert report.lot_stats.loc["effective_tpp", "min"] == tpp.min()
     assert report.lot_stats.loc["effective_tpp", "median"] == pytest.approx(sorted(tpp)[1])
     assert report.lot_stats.loc["effective_tpp", "max"] == tpp.max()
+    assert report.lot_stats.loc["dram_bandwidth_gbs", "n"] == 3
     assert report.ok, report.outliers
     assert not report.units["outlier"].any()
 
@@ -152,3 +153,11 @@ def test_bad_manifest_and_bad_spread_are_input_errors(tmp_path):
         fleet.aggregate(runs, spread=5)
     assert cli(["fleet", str(runs[0]), "--manifest", str(bad)]) == 2
     assert cli(["fleet", str(tmp_path / "missing")]) == 2
+
+
+def test_the_same_run_given_twice_is_a_duplicate(tmp_path):
+    runs = make_lot(tmp_path, [1.0], SERIALS[:1])
+    report = fleet.aggregate(runs + runs)
+    assert f"{SERIALS[0]}: measured 2 times" in report.duplicates
+    assert any(d.startswith(f"run {tmp_path.name}-run-0 unit 0: given 2 times") for d in report.duplicates)
+    assert not report.ok

@@ -20,6 +20,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--manifest", metavar="FILE", help="lot manifest YAML: expected serials or UUIDs")
     parser.add_argument("--spread", type=float, default=None,
                         help=f"flag units further than this fraction from the lot median (default {DEFAULT_SPREAD})")
+    parser.add_argument("--profile", metavar="PROFILE",
+                        help="judge units without a stored verdict under this threshold profile (e.g. us-2026-01)")
     parser.add_argument("--no-signatures", action="store_true", help="skip checking each run's signature")
     parser.add_argument("--json", action="store_true", help="print the lot report as JSON")
     return parser
@@ -28,7 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest) if args.manifest else None
     report = aggregate(args.run_dirs, manifest=manifest, spread=args.spread,
-                       check_signatures=not args.no_signatures)
+                       check_signatures=not args.no_signatures, profile=args.profile)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
