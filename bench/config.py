@@ -15,13 +15,14 @@ from typing import Any, Callable
 import yaml
 
 from bench.errors import ConfigError
-from bench.kernels.base import TORCH_DTYPES
+from bench.kernels.base import INPUT_DISTRIBUTIONS, TORCH_DTYPES
 from bench.kernels.stream import WEIGHTS
 from bench.policy import TimingPolicy
 
-SUITE_NAMES = ("gemm", "attention", "stream")
+SUITE_NAMES = ("gemm", "attention", "stream", "interconnect")
 ATTENTION_DTYPES = ("fp32", "bf16", "fp16")
 STREAM_DTYPES = ("fp64", "fp32", "bf16", "fp16")
+COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")  # bench.metrics.COLLECTIVES
 
 
 def _positive_int(value: Any) -> bool:
@@ -54,17 +55,43 @@ def _attention_shape(value: Any) -> bool:
 
 
 Rule = tuple[Callable[[Any], bool], str]
+CAN_BE_ZERO = {"warmup_min_s"}
 TIMING_SCHEMA: dict[str, Rule] = {
     field.name: ((_positive_int, "a positive integer") if field.type in ("int", int) else
                  (lambda v: isinstance(v, bool), "true or false") if field.type in ("bool", bool) else
+                 (_non_negative_number, "a number >= 0") if field.name in CAN_BE_ZERO else
                  (_positive_number, "a positive number"))
     for field in dataclasses.fields(TimingPolicy)
+}
+_BOOL: Rule = (lambda v: isinstance(v, bool), "true or false")
+GEMM_SEARCH_SCHEMA: dict[str, Rule] = {  # bench/search.py: guided peak search per dtype
+    "enabled": _BOOL,
+    "max_trials": (_positive_int, "a positive integer"),
+    "max_seconds": (_positive_number, "a positive number of seconds (per dtype)"),
+    "patience": (_positive_int, "a positive integer"),
+    "min_improvement": (_non_negative_number, "a fraction >= 0"),
+    "tile": (_positive_int, "a positive integer (elements; default 256 on accelerators, 64 on CPUs)"),
+    "min_size": (_positive_int, "a positive integer"),
+    "max_size": (_positive_int, "a positive integer"),
+    "max_candidates": (_positive_int, "a positive integer"),
+    "start_sizes": (_list_of(_positive_int), "a list of positive integers"),
+}
+GEMM_PERTURBATION_SCHEMA: dict[str, Rule] = {  # bench/antidetect.py: off-grid shapes and other seeds
+    "enabled": _BOOL,
+    "variants": (_positive_int, "a positive integer"),
+    "min_offset": (_positive_number, "a positive fraction (e.g. 0.03)"),
+    "max_offset": (_positive_number, "a positive fraction (e.g. 0.07)"),
+    "flag_margin": (_non_negative_number, "a fraction >= 0"),
 }
 SUITE_SCHEMAS: dict[str, dict[str, Any]] = {
     "gemm": {
         "dtypes": (_list_of(_one_of(tuple(TORCH_DTYPES))), f"a list of dtypes from {', '.join(TORCH_DTYPES)}"),
         "shapes": (_list_of(_gemm_shape), "a list of [M, N, K] positive integers"),
         "max_iteration_s": (_positive_number, "a positive number of seconds"),
+        "search": GEMM_SEARCH_SCHEMA,
+        "data_patterns": (_list_of(_one_of(INPUT_DISTRIBUTIONS)), f"a list from {', '.join(INPUT_DISTRIBUTIONS)}"),
+        "low_entropy_flag": (_non_negative_number, "a fraction >= 0 (flag zeros/ones faster than normal by more)"),
+        "perturbation": GEMM_PERTURBATION_SCHEMA,
         "timing": TIMING_SCHEMA,
     },
     "attention": {
@@ -89,6 +116,13 @@ SUITE_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "timing": TIMING_SCHEMA,
     },
+    "interconnect": {
+        "ops": (_list_of(_one_of(COLLECTIVE_OPS)), f"a list of collectives from {', '.join(COLLECTIVE_OPS)}"),
+        "sizes_bytes": (_list_of(_positive_int), "a list of positive message sizes in bytes"),
+        "dtype": (_one_of(STREAM_DTYPES), f"one of {', '.join(STREAM_DTYPES)}"),
+        "max_iteration_s": (_positive_number, "a positive number of seconds"),
+        "timing": TIMING_SCHEMA,
+    },
 }
 TOP_SCHEMA: dict[str, Any] = {
     "name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
@@ -103,12 +137,19 @@ DEFAULTS: dict[str, Any] = {
     "suites": {},
 }
 SUITE_DEFAULTS = {
-    "gemm": {"max_iteration_s": 2.0, "timing": {}},
+    "gemm": {"max_iteration_s": 2.0, "timing": {},
+             "search": {"enabled": False, "max_trials": 24, "max_seconds": 120.0, "patience": 8,
+                        "min_improvement": 0.01, "max_candidates": 8},
+             "data_patterns": ["normal"], "low_entropy_flag": 0.10,
+             "perturbation": {"enabled": False, "variants": 3, "min_offset": 0.03, "max_offset": 0.07,
+                              "flag_margin": 0.15}},
     "attention": {"causal": [False, True], "max_iteration_s": 2.0, "timing": {}},
     "stream": {"dtype": "fp32", "llc_multiple": 4, "min_array_bytes": 0, "max_iteration_s": 2.0, "timing": {},
                "sweep": {"enabled": False, "kernels": ["triad"], "min_bytes": 65536, "max_llc_multiple": 8, "points": 12}},
+    "interconnect": {"ops": list(COLLECTIVE_OPS), "dtype": "fp32", "max_iteration_s": 2.0, "timing": {}},
 }
-REQUIRED = {"gemm": ("dtypes", "shapes"), "attention": ("dtypes", "shapes"), "stream": ("kernels",)}
+REQUIRED = {"gemm": ("dtypes", "shapes"), "attention": ("dtypes", "shapes"), "stream": ("kernels",),
+            "interconnect": ("sizes_bytes",)}
 
 
 def validate(data: Any, schema: dict[str, Any], source: str, path: str = "") -> None:

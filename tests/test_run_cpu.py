@@ -1,0 +1,134 @@
+"""Real CPU measurements end to end, at small sizes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.config import load_suite_config
+from bench.devices.cpu import CpuBackend
+from bench.kernels import gemm
+from bench.results import RunWriter, load_run
+from bench.runner import RunOptions, Runner, new_run
+
+TINY = """
+name: tiny
+timing: {min_sample_s: 0.001, warmup_min_s: 0.0, warmup_max_s: 0.05, samples: 3, max_samples: 5, max_measure_s: 0.05}
+suites:
+  gemm: {dtypes: [fp32, bf16, int8, tf32], shapes: [[64, 64, 64], [128, 96, 64]]}
+  attention: {dtypes: [fp32, bf16], causal: [false, true], shapes: [{batch: 1, heads: 2, seq_len: 64, head_dim: 32}]}
+  stream: {kernels: [copy, scale, add, triad, read, write], llc_multiple: 0.01, min_array_bytes: 1048576}
+"""
+
+
+@pytest.fixture
+def tiny_suite(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return str(path)
+
+
+def test_bench_run_writes_a_complete_results_folder(tiny_suite, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--device", "cpu", "--suite", tiny_suite, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "Effective TPP" in printed and "Effective DRAM bandwidth" in printed and str(out) in printed
+    run = load_run(out)
+    assert run["status"] == "complete" and run["schema_version"] == 1 and run["method_version"]
+    assert run["device"]["backend"] == "cpu"
+    ids = [m["id"] for m in run["measurements"]]
+    assert len(ids) == len(set(ids)) == 4 * 2 - 2 + 4 + 6  # tf32 is skipped on the CPU
+    for m in run["measurements"]:
+        assert m["status"] == "ok", m["check"]
+        assert len(m["timing"]["samples_s"]) == m["stats"]["n"] >= 3
+        assert m["throughput"]["value"] > 0 and m["work"]["flops"] >= 0
+    assert [s["dtype"] for s in run["skips"]] == ["tf32", "tf32"]
+    summary = run["summary"]
+    assert set(summary["effective_tpp"]["by_dtype"]) == {"fp32", "bf16", "int8"}
+    assert summary["effective_tpp"]["max"] == max(e["tpp"] for e in summary["effective_tpp"]["by_dtype"].values())
+    assert summary["effective_dram_bandwidth"]["value"] == max(e["value"] for e in summary["stream"].values())
+    csv = pd.read_csv(out / "measurements.csv")
+    assert len(csv) == len(run["measurements"])
+
+
+def test_wrong_answer_fails_the_measurement_and_the_run(tiny_suite, tmp_path, monkeypatch):
+    monkeypatch.setattr(gemm.MatmulKernel, "step", lambda self: self.c.zero_())
+    out = tmp_path / "wrong"
+    code = main(["run", "--device", "cpu", "--suite", tiny_suite, "--suites", "gemm", "--dtypes", "fp32",
+                 "--out", str(out), "--quiet"])
+    assert code == 1
+    run = load_run(out)
+    assert all(m["status"] == "failed" for m in run["measurements"])
+    assert run["summary"]["effective_tpp"]["max"] is None  # a wrong answer never counts
+
+
+class InterruptAfter:
+    def __init__(self, cases):
+        self.cases = cases
+
+    def case_started(self, case, number, total):
+        if number > self.cases:
+            raise KeyboardInterrupt
+
+    def measured(self, m): ...
+    def skipped(self, s): ...
+
+
+def test_interrupt_keeps_what_was_measured(tiny_suite, tmp_path):
+    config = load_suite_config(tiny_suite)
+    backend = CpuBackend()
+    writer = RunWriter(tmp_path / "cut", new_run("cut", backend, config, RunOptions()))
+    with pytest.raises(KeyboardInterrupt):
+        Runner(backend, config, writer, InterruptAfter(2)).run()
+    run = load_run(tmp_path / "cut")
+    assert run["status"] == "incomplete" and "interrupt" in run["interrupted"]
+    assert len(run["measurements"]) == 2
+    assert run["summary"]["effective_tpp"]["by_dtype"]["fp32"]["tops"] > 0
+
+
+def test_ctrl_c_on_the_command_line(tmp_path):
+    out = tmp_path / "sigint"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--device", "cpu", "--suite", "default",
+                             "--suites", "gemm", "--out", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        run_file = out / "run.json"
+        if run_file.exists() and json.loads(run_file.read_text())["measurements"]:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    run = load_run(out)
+    assert run["status"] == "incomplete" and len(run["measurements"]) >= 1
+
+
+def test_missing_device_is_one_line_and_exit_2(capsys):
+    if "cuda" in __import__("bench.devices", fromlist=["present"]).present():
+        pytest.skip("a CUDA device is present")
+    assert main(["run", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "available: cpu" in err
+
+
+def test_bad_suite_file_is_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("suites: {gemm: {dtypes: [fp32], shapes: [[1, 1, -1]]}}")
+    assert main(["run", "--device", "cpu", "--suite", str(bad)]) == 2
+    assert "suites.gemm.shapes" in capsys.readouterr().err
+
+
+def test_devices_command(capsys):
+    assert main(["devices", "--json"]) == 0
+    infos = json.loads(capsys.readouterr().out)
+    assert infos[0]["backend"] == "cpu" and infos[0]["torch_version"]
+    assert main(["devices"]) == 0
+    assert "cpu" in capsys.readouterr().out
