@@ -322,3 +322,22 @@ def test_countersigning_a_changed_run_is_refused(signed_run, tmp_path):
     (signed_run / "extra.txt").write_text("x")
     with pytest.raises(ResultsError, match="extra.txt: not in signed manifest"):
         signing.countersign_run(signed_run, authorizer.private_path)
+
+
+def test_edited_verdict_json_is_recomputed_with_the_real_verdict_module(run_dir, keys):
+    """A verdict saved as verdict.json (Verdict.to_dict() shape) is re-derived under its own profile and rule."""
+    verdict_module = pytest.importorskip("bench.verdict")
+    run = json.loads((run_dir / "run.json").read_text())
+    try:
+        verdict = verdict_module.check_run(run).to_dict()
+    except BenchError as exc:
+        pytest.skip(f"no spec for this run's device: {exc}")
+    (run_dir / "verdict.json").write_text(json.dumps(verdict))
+    signing.sign_run(run_dir, keys.private_path)
+    assert signing.verify_run(run_dir, keys.public_path).ok
+
+    verdict["verdict"] = "pass" if verdict["verdict"] != "pass" else "fail"
+    (run_dir / "verdict.json").write_text(json.dumps(verdict))
+    result = signing.verify_run(run_dir, keys.public_path)
+    assert any(f.startswith("file verdict.json: digest differs") for f in result.findings)
+    assert any(f.startswith(f"verdict: stored {verdict['verdict']!r}, recomputed") for f in result.recompute_findings)
