@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from pathlib import Path
 
 import torch
@@ -65,12 +66,20 @@ def isa_flags() -> list[str]:
     return [flag for flag in wanted if flag in flags]
 
 
+LIBRARY_PATTERNS = (  # (label, regex on torch's parallel_info) for the libraries CPU kernels run on
+    ("OpenMP", r"OpenMP (\d+)"),
+    ("MKL", r"Math Kernel Library Version ([\d.]+)"),
+    ("oneDNN", r"MKL-DNN (v[\d.]+)"),
+    ("OpenBLAS", r"OpenBLAS ([\d.]+)"),
+)
+
+
 def _parallel_backend() -> str | None:
-    """The threading and BLAS libraries torch's CPU kernels run on, e.g. 'OpenMP 201511; MKL-DNN v3.12'."""
-    wanted = ("OpenMP", "Math Kernel Library", "MKL-DNN", "OpenBLAS")
-    lines = [line.strip() for line in torch.__config__.parallel_info().splitlines()
-             if any(word in line for word in wanted) and not line.startswith("\t")]
-    return "; ".join(lines) or None
+    """The threading and math libraries torch's CPU kernels use, e.g. 'OpenMP 201511, MKL 2024.2, oneDNN v3.12.0'."""
+    text = torch.__config__.parallel_info()
+    found = [f"{label} {match.group(1)}" for label, pattern in LIBRARY_PATTERNS
+             if (match := re.search(pattern, text))]
+    return ", ".join(found) or None
 
 
 class CpuBackend(Backend):
