@@ -179,3 +179,33 @@ def expanded_from_interval(value: float, interval: tuple[float, float] | list[fl
     """Expanded uncertainty read off a 95 % interval: the larger half-width (about k = 2)."""
     low, high = interval
     return max(value - low, high - value, 0.0)
+
+
+# --- interconnect (collectives across ranks; nccl-tests doc/PERFORMANCE.md) ----------------
+
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
+
+
+def bus_bandwidth_factor(op: str, world_size: int) -> float:
+    """nccl-tests' bus-bandwidth factor: all-reduce 2(n-1)/n; all-gather and reduce-scatter
+    (n-1)/n; broadcast 1. It makes busbw comparable to one rank's link rate whatever n is."""
+    if world_size < 1:
+        raise ValueError(f"world size must be >= 1, got {world_size!r}")
+    n = world_size
+    if op == "all_reduce":
+        return 2 * (n - 1) / n
+    if op in ("all_gather", "reduce_scatter"):
+        return (n - 1) / n
+    if op == "broadcast":
+        return 1.0
+    raise ValueError(f"unknown collective {op!r}; known: {', '.join(COLLECTIVES)}")
+
+
+def algorithm_bandwidth(message_bytes: float, seconds: float) -> float:
+    """algbw in GB/s: message size S (nccl-tests: the full buffer, e.g. the gathered output) / time."""
+    return gb_per_second(message_bytes, seconds)
+
+
+def bus_bandwidth(algbw_gbs: float, op: str, world_size: int) -> float:
+    """busbw in GB/s = algbw x bus_bandwidth_factor(op, world_size)."""
+    return algbw_gbs * bus_bandwidth_factor(op, world_size)

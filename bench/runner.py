@@ -152,7 +152,7 @@ class Runner:
             return (f"does not fit memory: needs {kernel.required_bytes() / 2**30:.2f} GiB, "
                     f"{free / 2**30:.2f} GiB free (80% usable)")
         rate = self.rates.get(self._rate_key(case))
-        if rate:
+        if rate and not getattr(kernel, "collective", False):  # ranks must agree on which collectives run
             estimate = self._work(kernel) / rate
             if estimate > suite_config["max_iteration_s"]:
                 return (f"too slow here: an iteration would take about {estimate:.2f} s "
@@ -173,7 +173,10 @@ class Runner:
         flush = self.backend.flush_cache() if policy.flush_cache else None
         try:
             kernel.setup()
-            timing = measure(kernel.step, clock, policy, flush, window=lambda: sampler.window(case.id))
+            if hasattr(kernel, "measure_collective"):  # lockstep timing across ranks (kernels/interconnect.py)
+                timing = kernel.measure_collective(clock, policy, window=lambda: sampler.window(case.id))
+            else:
+                timing = measure(kernel.step, clock, policy, flush, window=lambda: sampler.window(case.id))
             check = kernel.check()
         except torch.OutOfMemoryError:
             raise MeasurementError("out of device memory while allocating or running") from None

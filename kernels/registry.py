@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench.kernels import attention, gemm, stream
+from bench.kernels import attention, gemm, interconnect, stream
 
-SUITES: dict[str, ModuleType] = {"gemm": gemm, "attention": attention, "stream": stream}
+SUITES: dict[str, ModuleType] = {"gemm": gemm, "attention": attention, "stream": stream, "interconnect": interconnect}

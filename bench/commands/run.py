@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import render
+from bench import distributed, render
+from bench.commands import run_units
 from bench.config import load_suite_config
 from bench.devices import select
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
@@ -35,6 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--decision-rule", choices=("simple", "guarded"), default="guarded")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON instead of tables")
+    run_units.add_arguments(p)  # --plan, --parallel, --stand-ins, torchrun/srun options
     return p
 
 
@@ -90,6 +92,13 @@ class QuietObserver:
 
 
 def run(args: argparse.Namespace) -> int:
+    plan = run_units.apply_plan(args)  # a plan that does not validate stops here, before anything runs
+    launch = distributed.detect_launch()
+    if launch and not args.unit_label:
+        return run_units.run_rank(args, plan, launch)
+    specs = run_units.unit_specs(args, plan)
+    if specs:
+        return run_units.run_node(args, plan, specs)
     config = load_suite_config(args.suite, _overrides(args))
     _apply_filters(config, args)
     backends = select(args.device)
@@ -101,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.out) if args.out else Path(args.results_dir) / run_id
     options = RunOptions(command=["bench", *sys.argv[1:]])
     writer = RunWriter(run_dir, new_run(run_id, backend, config, options))
+    run_units.prepare_unit(writer.run, args, plan)
+    writer.flush()
     observer = make_observer(args.quiet, args.json, sys.stderr)
     print(f"accelbench: {backend.info().name} ({label}), suite {config['name']} -> {run_dir}", file=sys.stderr)
     try:
@@ -116,15 +127,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render.summary_text(result))
     if args.profile:
-        code = max(code, _check(run_dir, args))
+        code = max(code, _check(run_dir, args, writer if plan or args.unit_label else None))
     print(f"Results: {run_dir}", file=sys.stderr if args.json else sys.stdout)
     return code
 
 
-def _check(run_dir: Path, args: argparse.Namespace) -> int:
+def _check(run_dir: Path, args: argparse.Namespace, writer: RunWriter | None = None) -> int:
     from bench.verdict import check_run, render_verdict
 
     verdict = check_run(run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+    if writer is not None:  # plan and unit runs keep their verdict in run.json
+        run_units.store_verdict(writer, verdict, args)
     print()
     print(render_verdict(verdict))
     return verdict.exit_code

@@ -1,0 +1,190 @@
+"""Runs with more than one unit: every device of a node (one worker process each), CPU stand-ins
+for a manifest's units, or the ranks of a torchrun / srun launch.
+
+Folder layout (the top-level run.json stays schema_version 1):
+
+    <run>/run.json               node record: run_id, status, plan, config, host, command, and
+                                 `units`: one full unit record each (the unit's own run.json plus
+                                 unit, run_dir, status, stand_in, label_note, exit_code / error)
+    <run>/units/<label>/run.json that unit's complete single-device run.json (bench check, report)
+    <run>/units/<label>/worker.log   the worker's output (subprocess workers)
+
+bench.fleet reads `units`; bench.signing signs every file under <run>; a unit that failed is a
+record with status "failed", its exit code and last output lines, and never stops the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from bench import metrics
+from bench.results import CSV_FILE, METHOD_VERSION, RUN_FILE, SCHEMA_VERSION, measurement_rows, tool_record, \
+    utc_now, write_json_atomic
+
+UNITS_DIR = "units"
+LOG_FILE = "worker.log"
+TAIL_LINES = 12
+STAND_IN_SOURCE = "plan (stand-in)"
+
+
+@dataclasses.dataclass
+class UnitSpec:
+    """One unit to measure: its label (folder name), device string and stand-in facts."""
+
+    label: str
+    device: str
+    stand_in: bool = False
+    label_note: str | None = None
+    assigned_serial: str | None = None  # from the plan's manifest, for a stand-in only
+
+    @property
+    def run_dir(self) -> str:
+        return f"{UNITS_DIR}/{self.label}"
+
+
+def stand_in_note(index: int, kind: str = "process") -> str:
+    return (f"CPU stand-in: {kind} {index} simulates an accelerator unit on this host's CPU; "
+            "its numbers and identity are not an accelerator's")
+
+
+def unit_block(spec: UnitSpec, parent_run_id: str) -> dict[str, Any]:
+    """run["unit"] in a unit's own run.json."""
+    return {"label": spec.label, "parent_run_id": parent_run_id, "stand_in": spec.stand_in,
+            "label_note": spec.label_note, "assigned_serial": spec.assigned_serial}
+
+
+def mark_unit(run: dict[str, Any], spec: UnitSpec, parent_run_id: str) -> None:
+    """Write the unit block into a unit's run dict; a stand-in gets device.extra.stand_in and, when
+    the plan assigned one, a labelled identity source carrying the manifest serial."""
+    run["unit"] = unit_block(spec, parent_run_id)
+    if not spec.stand_in:
+        return
+    run["device"].setdefault("extra", {})["stand_in"] = True
+    if spec.assigned_serial:
+        identity = run.setdefault("identity", {"sources": [], "gaps": []})
+        identity.setdefault("sources", []).append({
+            "source": STAND_IN_SOURCE, "available": True, "fields": {"serial": spec.assigned_serial},
+            "missing": {}, "reason": None,
+            "note": "serial assigned by the test plan's manifest to a CPU stand-in; not read from hardware"})
+
+
+def unit_record(spec: UnitSpec, run: dict[str, Any] | None, exit_code: int | None,
+                tail: list[str], error: str | None = None) -> dict[str, Any]:
+    """The entry in the top-level `units` list: the unit's full run plus how its worker ended."""
+    ok = run is not None and run.get("status") == "complete" and exit_code in (0, 1, 3, None) and not error
+    base = dict(run) if run is not None else {
+        "device": {"backend": spec.device.split(":")[0], "name": None, "torch_device": spec.device},
+        "measurements": [], "skips": []}
+    record = {**base, "unit": spec.label, "run_dir": spec.run_dir, "device_spec": spec.device,
+              "status": "complete" if ok else "failed", "stand_in": spec.stand_in, "label_note": spec.label_note,
+              "exit_code": exit_code}
+    if not ok:
+        record["error"] = error or (f"worker exited with code {exit_code}" if run is None
+                                    else f"unit run ended with status {run.get('status')!r}")
+        record["output_tail"] = tail
+    return record
+
+
+def read_unit(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / RUN_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_unit(run_dir: Path, run: dict[str, Any]) -> None:
+    """(Re)write a unit's run.json and measurements.csv (rank 0 does this for remote ranks)."""
+    write_json_atomic(run_dir / RUN_FILE, run)
+    measurement_rows(run).to_csv(run_dir / CSV_FILE, index=False)
+
+
+def node_run(run_id: str, command: list[str], config: dict[str, Any], plan: dict[str, Any] | None,
+             mode: str, host: dict[str, Any]) -> dict[str, Any]:
+    """The top-level record of a multi-unit run, before units arrive."""
+    return {"schema_version": SCHEMA_VERSION, "method_version": METHOD_VERSION, "tool": tool_record(),
+            "run_id": run_id, "kind": "multi-unit", "mode": mode, "status": "running",
+            "started_at": utc_now(), "ended_at": None, "command": command, "host": host,
+            "plan": plan, "config": config, "conventions": metrics.CONVENTIONS,
+            "measurements": [], "skips": [], "units": []}
+
+
+def finish_node(path: Path, node: dict[str, Any], units: list[dict[str, Any]], problems: list[str] = ()) -> dict[str, Any]:
+    from bench.summary import build_summary
+
+    node["units"] = units
+    node["status"] = "complete" if units and all(u["status"] == "complete" for u in units) else "incomplete"
+    node["ended_at"] = utc_now()
+    if problems:
+        node["problems"] = list(problems)
+    node["summary"] = build_summary(node)
+    write_json_atomic(path / RUN_FILE, node)
+    return node
+
+
+# --- subprocess workers (one per device) -----------------------------------------------------
+
+def worker_command(spec: UnitSpec, run_dir: Path, parent_run_id: str, passthrough: list[str]) -> list[str]:
+    command = [sys.executable, "-m", "bench", "run", "--device", spec.device, "--out", str(run_dir / spec.run_dir),
+               "--unit-label", spec.label, "--parent-run-id", parent_run_id, "--quiet", *passthrough]
+    if spec.stand_in:
+        command.append("--stand-in")
+        if spec.label_note:
+            command += ["--label-note", spec.label_note]
+        if spec.assigned_serial:
+            command += ["--assigned-serial", spec.assigned_serial]
+    return command
+
+
+def _tail(path: Path) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+    except OSError:
+        return []
+
+
+def run_workers(specs: list[UnitSpec], run_dir: Path, parent_run_id: str, passthrough: list[str],
+                parallel: bool, progress: Callable[[str], None] = lambda line: None,
+                timeout_s: float | None = None) -> list[dict[str, Any]]:
+    """Start one `bench run` process per unit (all at once with `parallel`), wait for each, and
+    return their unit records in spec order. A worker that fails or times out is recorded."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)  # a worker is a single process, never a rank
+    records: dict[str, dict[str, Any]] = {}
+    running: list[tuple[UnitSpec, subprocess.Popen, Any]] = []
+
+    def start(spec: UnitSpec) -> None:
+        folder = run_dir / spec.run_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        log = (folder / LOG_FILE).open("w")
+        progress(f"unit {spec.label} ({spec.device}) started")
+        running.append((spec, subprocess.Popen(worker_command(spec, run_dir, parent_run_id, passthrough),
+                                                stdout=log, stderr=subprocess.STDOUT, env=env), log))
+
+    def wait(spec: UnitSpec, process: subprocess.Popen, log: Any) -> None:
+        error = None
+        try:
+            code = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+            error = f"worker timed out after {timeout_s} s and was killed"
+        log.close()
+        folder = run_dir / spec.run_dir
+        records[spec.label] = unit_record(spec, read_unit(folder), code, _tail(folder / LOG_FILE), error)
+        progress(f"unit {spec.label}: {records[spec.label]['status']} (exit {code})")
+
+    for spec in specs:
+        start(spec)
+        if not parallel:
+            wait(*running.pop())
+    for item in running:
+        wait(*item)
+    return [records[spec.label] for spec in specs]
