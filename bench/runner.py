@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import random
 import socket
 import sys
 from typing import Any, Callable, Protocol
@@ -12,10 +13,12 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import torch
 
+from bench import antidetect, search as peak_search
 from bench import audit, config as config_module, identity, metrics, stats, telemetry, uncertainty
 from bench.devices.base import Backend
 from bench.errors import MeasurementError
 from bench.kernels.base import Case, Kernel
+from bench.kernels import gemm as gemm_suite
 from bench.kernels.registry import SUITES
 from bench.policy import TimingPolicy, measure
 from bench.results import METHOD_VERSION, SCHEMA_VERSION, RunWriter, tool_record, utc_now
@@ -101,6 +104,8 @@ class Runner:
                 for number, case in enumerate(cases, 1):
                     self.observer.case_started(case, number, len(cases))
                     self._run_case(case, sampler)
+                self._numbering = [len(cases), len(cases)]
+                self._gemm_extras(sampler)
             except KeyboardInterrupt:
                 self._finish("incomplete", interrupted="keyboard interrupt (Ctrl-C)")
                 raise
@@ -120,7 +125,8 @@ class Runner:
         self.writer.finish(status, **fields)
 
     # -- one case ---------------------------------------------------------------------
-    def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler) -> None:
+    def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler) -> dict[str, Any] | None:
+        """Measure one case; the measurement, or None when it was skipped."""
         suite_config = self.config["suites"][case.suite]
         kernel = SUITES[case.suite].make_kernel(case, self.backend, seed=self.config["seed"])
         reason = self._preflight(case, kernel, suite_config)
@@ -136,6 +142,85 @@ class Runner:
             self.backend.empty_cache()
         self.writer.add_measurement(measurement)
         self.observer.measured(measurement)
+        return measurement
+
+    # -- GEMM extras: guided search, data patterns, perturbed variants (depend on earlier results) --
+    def _gemm_extras(self, sampler: telemetry.TelemetrySampler) -> None:
+        gemm = self.config["suites"].get("gemm")
+        if not gemm:
+            return
+        for dtype in gemm["dtypes"]:
+            if self.backend.unsupported_reason(dtype):
+                continue
+            if gemm["search"]["enabled"]:
+                self._gemm_search(dtype, gemm, sampler)
+            best = self._best_gemm_shape(dtype)
+            if best is None:
+                continue
+            for pattern in gemm["data_patterns"]:
+                if pattern != "normal":
+                    self._run_extra(gemm_suite.case_for(dtype, best, input_distribution=pattern), sampler)
+            if gemm["perturbation"]["enabled"]:
+                self._gemm_perturbed(dtype, best, gemm["perturbation"], sampler)
+
+    def _run_extra(self, case: Case, sampler: telemetry.TelemetrySampler) -> dict[str, Any] | None:
+        self._numbering[0] += 1
+        self._numbering[1] = max(self._numbering)
+        self.observer.case_started(case, *self._numbering)
+        return self._run_case(case, sampler)
+
+    def _standard_gemm(self, dtype: str) -> list[dict[str, Any]]:
+        """This dtype's usable fixed-shape and search measurements (normal inputs, no variant)."""
+        return [m for m in self.writer.run["measurements"]
+                if m["suite"] == "gemm" and m["dtype"] == dtype and m["status"] == "ok"
+                and m["params"].get("input_distribution", "normal") == "normal" and "variant" not in m["params"]]
+
+    def _best_gemm_shape(self, dtype: str) -> tuple[int, int, int] | None:
+        standard = self._standard_gemm(dtype)
+        if not standard:
+            return None
+        best = max(standard, key=lambda m: m["throughput"]["value"])
+        return best["shape"]["m"], best["shape"]["n"], best["shape"]["k"]
+
+    def _gemm_search(self, dtype: str, gemm: dict[str, Any], sampler: telemetry.TelemetrySampler) -> None:
+        """Guided peak search (bench/search.py); every trial is a normal measurement with params.search_trial."""
+        options = gemm["search"]
+        space = peak_search.default_space(
+            self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=options.get("tile"),
+            min_size=options.get("min_size"), max_size=options.get("max_size"),
+            max_candidates=options["max_candidates"], start_sizes=options.get("start_sizes", ()))
+        budget = peak_search.SearchBudget(max_trials=options["max_trials"], max_seconds=options["max_seconds"],
+                                          patience=options["patience"], min_improvement=options["min_improvement"])
+        known = [((m["shape"]["m"], m["shape"]["n"], m["shape"]["k"]), m["throughput"]["value"])
+                 for m in self._standard_gemm(dtype)]
+        trial_number = iter(range(1, 10**9))
+
+        def evaluate(shape: tuple[int, int, int]) -> float | None:
+            case = gemm_suite.case_for(dtype, shape, search_trial=next(trial_number))
+            measurement = self._run_extra(case, sampler)
+            return measurement["throughput"]["value"] if measurement and measurement["status"] == "ok" else None
+
+        record = peak_search.search(evaluate, space, budget, known=known).to_dict()
+        record["dtype"] = dtype
+        self.writer.run.setdefault("searches", {})[dtype] = record
+        self.writer.flush()
+
+    def _gemm_perturbed(self, dtype: str, best: tuple[int, int, int], options: dict[str, Any],
+                        sampler: telemetry.TelemetrySampler) -> None:
+        """The best standard shape again, beside off-grid shapes and other seeds (bench/antidetect.py).
+
+        The random draw is keyed by the run id: not predictable before the run, reproducible from it."""
+        rng = random.Random(f"{self.writer.run['run_id']}/{dtype}")
+        seeds = [rng.randrange(1, 2**31) for _ in range(options["variants"] + 1)]
+        shapes = antidetect.perturbed_shapes(best, rng, options["variants"], options["min_offset"],
+                                             options["max_offset"])
+        plan = [gemm_suite.case_for(dtype, best, variant="standard")]
+        plan.append(gemm_suite.case_for(dtype, best, variant="reseeded", seed=seeds[0]))
+        plan += [gemm_suite.case_for(dtype, shape, variant="perturbed", seed=seed)
+                 for shape, seed in zip(shapes, seeds[1:])]
+        rng.shuffle(plan)  # no fixed order a detector could key on
+        for case in plan:
+            self._run_extra(case, sampler)
 
     def _skip(self, case: Case, reason: str) -> None:
         skip = skip_record(case, reason)

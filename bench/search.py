@@ -31,7 +31,7 @@ STOP_NO_CANDIDATES = "no candidate could be measured"
 @dataclasses.dataclass(frozen=True)
 class SearchBudget:
     max_trials: int = 24
-    max_seconds: float = 120.0  # wall time for the whole search of one dtype
+    max_seconds: float = 120.0  # wall time for the whole search of one dtype; not overrun by a predictable trial
     patience: int = 8  # refinement trials without an improvement > min_improvement before stopping
     min_improvement: float = 0.01  # relative
 
@@ -231,8 +231,10 @@ class _Search:
     def _check_budget(self) -> None:
         if sum(1 for t in self.trials if t.phase != "known") >= self.budget.max_trials:
             raise _Stop(STOP_MAX_TRIALS)
-        if self.clock() - self.start >= self.budget.max_seconds:
-            raise _Stop(STOP_TIME)
+        elapsed = self.clock() - self.start
+        last = next((t.seconds for t in reversed(self.trials) if t.phase != "known"), 0.0)
+        if elapsed >= self.budget.max_seconds or elapsed + last > self.budget.max_seconds:
+            raise _Stop(STOP_TIME)  # spent, or the next trial (judged by the last) would overrun it
 
     def trial(self, shape: Shape, phase: str, move: str = "") -> bool:
         """Measure `shape` (once); True when it improved the best significantly."""

@@ -24,6 +24,9 @@ TORCH_DTYPES = {
     "int8": torch.int8,
 }
 
+# Input data: normal (the standard) or low-entropy patterns that show data-dependent clocks/power.
+INPUT_DISTRIBUTIONS = ("normal", "zeros", "ones")
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -107,3 +110,15 @@ class Kernel(abc.ABC):
     def normal(self, *shape: int, dtype: torch.dtype = torch.float32, gen: torch.Generator) -> torch.Tensor:
         """Fresh normally distributed values (never zeros: data-dependent clocks are real)."""
         return torch.randn(*shape, generator=gen, device=self.device, dtype=torch.float32).to(dtype)
+
+    @property
+    def input_distribution(self) -> str:
+        """"normal" unless the case asks for a low-entropy pattern (params input_distribution=zeros|ones)."""
+        return self.case.params_dict.get("input_distribution", "normal")
+
+    def inputs(self, *shape: int, dtype: torch.dtype = torch.float32, gen: torch.Generator) -> torch.Tensor:
+        """Input values in the case's distribution: normal(0, 1), all zeros or all ones."""
+        if self.input_distribution == "normal":
+            return self.normal(*shape, dtype=dtype, gen=gen)
+        fill = 0.0 if self.input_distribution == "zeros" else 1.0
+        return torch.full(shape, fill, device=self.device, dtype=torch.float32).to(dtype)

@@ -29,15 +29,23 @@ CHECK_ROWS = CHECK_COLS = 8  # 64 sampled output entries are checked against an 
 INT8_SCALE = 24.0  # normal(0, 24) rounded and clipped to [-127, 127]
 
 
+def case_for(dtype: str, shape: tuple[int, int, int] | list[int], **params: Any) -> Case:
+    """One GEMM case; params (e.g. input_distribution, variant, seed, search_trial) become part of its id."""
+    m, n, k = shape
+    return Case("gemm", "matmul", dtype, (("m", int(m)), ("n", int(n)), ("k", int(k))), tuple(params.items()))
+
+
 def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+    """The fixed shape set (normal inputs). Search trials, low-entropy patterns and perturbed variants
+    depend on these results, so the runner adds them afterwards (Runner._gemm_extras)."""
     for dtype in config["dtypes"]:
-        for m, n, k in config["shapes"]:
-            yield Case("gemm", "matmul", dtype, (("m", m), ("n", n), ("k", k)))
+        for shape in config["shapes"]:
+            yield case_for(dtype, shape)
 
 
 class MatmulKernel(Kernel):
     def __init__(self, case: Case, backend: Backend, seed: int = 0):
-        super().__init__(case, backend, seed)
+        super().__init__(case, backend, case.params_dict.get("seed", seed))  # perturbed variants bring their own
         shape = case.shape_dict
         self.m, self.n, self.k = shape["m"], shape["n"], shape["k"]
         self.dtype = case.dtype
@@ -80,18 +88,18 @@ class MatmulKernel(Kernel):
             self.c = torch._int_mm(self.a, self.b)
         elif self.dtype == "fp8_e4m3":
             fp8 = self._fp8_dtype()
-            self.a = self.normal(self.m, self.k, dtype=fp8, gen=gen)
-            self.b = self.normal(self.n, self.k, dtype=fp8, gen=gen).t()  # _scaled_mm wants B column-major
+            self.a = self.inputs(self.m, self.k, dtype=fp8, gen=gen)
+            self.b = self.inputs(self.n, self.k, dtype=fp8, gen=gen).t()  # _scaled_mm wants B column-major
             self.scale = torch.ones((), device=self.device, dtype=torch.float32)
             self.c = torch._scaled_mm(self.a, self.b, self.scale, self.scale, out_dtype=torch.bfloat16)
         else:
             dtype = TORCH_DTYPES[self.dtype]
-            self.a = self.normal(self.m, self.k, dtype=dtype, gen=gen)
-            self.b = self.normal(self.k, self.n, dtype=dtype, gen=gen)
+            self.a = self.inputs(self.m, self.k, dtype=dtype, gen=gen)
+            self.b = self.inputs(self.k, self.n, dtype=dtype, gen=gen)
             self.c = torch.empty(self.m, self.n, dtype=dtype, device=self.device)
 
     def _int8(self, rows: int, cols: int, gen: torch.Generator) -> torch.Tensor:
-        values = torch.randn(rows, cols, generator=gen, device=self.device) * INT8_SCALE
+        values = self.inputs(rows, cols, gen=gen) * (INT8_SCALE if self.input_distribution == "normal" else 1.0)
         return values.round().clamp(-127, 127).to(torch.int8)
 
     def step(self) -> Any:
@@ -123,7 +131,8 @@ class MatmulKernel(Kernel):
 
     def record(self) -> dict[str, Any]:
         op = {"int8": "torch._int_mm", "fp8_e4m3": "torch._scaled_mm"}.get(self.dtype, "torch.mm")
-        record = {"op": op, "tf32": self.dtype == "tf32"}
+        record = {"op": op, "tf32": self.dtype == "tf32", "input_distribution": self.input_distribution,
+                  "seed": self.seed}
         if self.dtype == "fp8_e4m3":
             record["fp8_dtype"] = str(self._fp8_dtype()).removeprefix("torch.")
             record["accumulate"] = "fp32"

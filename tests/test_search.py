@@ -78,7 +78,8 @@ def test_time_budget_stops_the_search_on_the_fake_clock():
     record = search.search(evaluate, CPU_SPACE, SearchBudget(max_trials=1000, max_seconds=3.0, patience=1000),
                            clock=clock)
     assert record.stop_reason == search.STOP_TIME
-    assert record.elapsed_s >= 3.0
+    last = record.trials[-1].seconds
+    assert 3.0 - last <= record.elapsed_s <= 3.0, "stopped early, or overran the budget"
     assert sum(t.seconds for t in record.trials) == pytest.approx(record.elapsed_s)
     assert all(t.seconds > 0 for t in record.trials)
 
