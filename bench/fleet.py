@@ -107,6 +107,8 @@ def load_manifest(path: str | Path) -> LotManifest:
         raise UsageError(f"manifest {path}: no such file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"manifest {path}: not valid YAML ({exc})") from None
+    if isinstance(data, dict) and "units" not in data and isinstance(data.get("manifest"), (dict, list)):
+        data = data["manifest"]  # a test plan (bench/plan.py): its manifest block
     if isinstance(data, list):
         data = {"units": data}
     if not isinstance(data, dict) or not isinstance(data.get("units"), list):

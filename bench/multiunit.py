@@ -188,3 +188,15 @@ def run_workers(specs: list[UnitSpec], run_dir: Path, parent_run_id: str, passth
     for item in running:
         wait(*item)
     return [records[spec.label] for spec in specs]
+
+
+def unit_runs(run: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, run dict) of each unit of a multi-unit run, each readable by single-device code
+    (bench.verdict.check_run); failed units are left out. Empty for a single-device run."""
+    out = []
+    for unit in run.get("units") or []:
+        if unit.get("status") == "failed":
+            continue
+        out.append((str(unit.get("unit")), {**{k: v for k, v in run.items() if k != "units"}, **unit,
+                                            "schema_version": run.get("schema_version", SCHEMA_VERSION)}))
+    return out

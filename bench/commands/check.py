@@ -25,6 +25,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from bench.multiunit import unit_runs
+    from bench.verdict import read_run
+
+    units = unit_runs(read_run(args.run_dir))
+    if units:
+        return _run_units(args, units)
     verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
     _write_ci_outputs(args, verdict)
     if args.json:
@@ -45,3 +51,26 @@ def _write_ci_outputs(args, verdict) -> None:
     if args.summary_md:
         with open(args.summary_md, "a") as out:  # append: GitHub's step summary file is shared by steps
             out.write(markdown_summary(read_run(args.run_dir), verdict.to_dict()))
+
+
+def _run_units(args, units) -> int:
+    """A multi-unit run folder: one verdict per unit; the exit code is the worst of them."""
+    from bench.errors import BenchError, EXIT_INCONCLUSIVE
+
+    code, results = 0, {}
+    for label, unit in units:
+        try:
+            verdict = check_run(unit, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+        except BenchError as exc:
+            results[label] = {"error": str(exc)}
+            code = max(code, EXIT_INCONCLUSIVE)
+            if not args.json:
+                print(f"== unit {label}: no verdict: {exc}\n")
+            continue
+        results[label] = verdict.to_dict()
+        code = max(code, verdict.exit_code)
+        if not args.json:
+            print(f"== unit {label}\n{render_verdict(verdict)}\n")
+    if args.json:
+        print(json.dumps({"units": results}, indent=2, default=str))
+    return code
