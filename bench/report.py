@@ -65,8 +65,9 @@ class ReportData:
 
 
 def _load_verdict(run_dir: Path, run: Mapping[str, Any]) -> dict[str, Any] | None:
-    if isinstance(run.get("verdict"), Mapping):
-        return dict(run["verdict"])
+    block = run.get("verdict")
+    if isinstance(block, Mapping) and {"checks", "declared", "profile"} <= set(block):  # Verdict.to_dict() shape
+        return dict(block)
     path = run_dir / "verdict.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
