@@ -152,16 +152,17 @@ class Runner:
         for dtype in gemm["dtypes"]:
             if self.backend.unsupported_reason(dtype):
                 continue
-            if gemm["search"]["enabled"]:
+            if gemm.get("search", {}).get("enabled"):  # hand-built configs may lack the validated defaults
                 self._gemm_search(dtype, gemm, sampler)
             best = self._best_gemm_shape(dtype)
             if best is None:
                 continue
-            for pattern in gemm["data_patterns"]:
+            for pattern in gemm.get("data_patterns", ["normal"]):
                 if pattern != "normal":
                     self._run_extra(gemm_suite.case_for(dtype, best, input_distribution=pattern), sampler)
-            if gemm["perturbation"]["enabled"]:
-                self._gemm_perturbed(dtype, best, gemm["perturbation"], sampler)
+            if gemm.get("perturbation", {}).get("enabled"):
+                self._gemm_perturbed(dtype, best, {**config_module.SUITE_DEFAULTS["gemm"]["perturbation"],
+                                                   **gemm["perturbation"]}, sampler)
 
     def _run_extra(self, case: Case, sampler: telemetry.TelemetrySampler) -> dict[str, Any] | None:
         self._numbering[0] += 1
@@ -184,7 +185,7 @@ class Runner:
 
     def _gemm_search(self, dtype: str, gemm: dict[str, Any], sampler: telemetry.TelemetrySampler) -> None:
         """Guided peak search (bench/search.py); every trial is a normal measurement with params.search_trial."""
-        options = gemm["search"]
+        options = {**config_module.SUITE_DEFAULTS["gemm"]["search"], **gemm["search"]}
         space = peak_search.default_space(
             self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=options.get("tile"),
             min_size=options.get("min_size"), max_size=options.get("max_size"),
