@@ -376,7 +376,9 @@ def metric_rows(data: ReportData) -> list[list[str]]:
             ("dram_bandwidth_gbps", bandwidth.get("value"), (budget.get("dram_bandwidth_gbps") or {}).get("U"),
              data.declared_bandwidth(), f"stream {bandwidth.get('kernel') or '-'}")):
         limits = [l for l in data.limits if l.metric == metric]
-        nearest = ", ".join(f"{l.profile} {_num(l.value)}" for l in limits) or "none in shipped profiles"
+        profiles = sorted({l.profile for l in limits})
+        nearest = "; ".join(f"{p}: " + " / ".join(_num(l.value) for l in limits if l.profile == p)
+                            for p in profiles) or "none in shipped profiles"
         share = f"{value / declared:.1%}" if value and declared else "-"
         rows.append([f"{'Effective TPP' if metric == 'tpp' else 'DRAM bandwidth (GB/s)'}",
                      f"{_num(value)}" + (f" ± {_num(U, 2)}" if U else ""), source, _num(declared), share, nearest])
