@@ -551,3 +551,20 @@ def render_verdict(verdict: Verdict) -> str:
     lines.append(verdict.statement)
     lines += [f"Note: {note}" for note in verdict.notes]
     return "\n".join(lines)
+
+
+def save_verdict(run_dir: str | Path, verdict: Verdict) -> Path | None:
+    """Store the verdict as RUN_DIR/verdict.json, where reports, fleet and verify read it.
+
+    Returns the path, or None when the folder is signed: adding a file would break the signature,
+    so a verdict for a signed run must be made before signing (or kept outside the folder)."""
+    from bench.recompute import VERDICT_FILE
+    from bench.results import write_json_atomic
+    from bench.signing import SIGNATURE_FILE
+
+    folder = Path(run_dir)
+    if not folder.is_dir() or (folder / SIGNATURE_FILE).exists():
+        return None
+    path = folder / VERDICT_FILE
+    write_json_atomic(path, verdict.to_dict())
+    return path

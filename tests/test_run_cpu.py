@@ -132,3 +132,16 @@ def test_devices_command(capsys):
     assert infos[0]["backend"] == "cpu" and infos[0]["torch_version"]
     assert main(["devices"]) == 0
     assert "cpu" in capsys.readouterr().out
+
+
+def test_check_stores_the_verdict_unless_the_folder_is_signed(tiny_suite, tmp_path, capsys):
+    out = tmp_path / "checked"
+    assert main(["run", "--device", "cpu", "--suite", tiny_suite, "--suites", "stream", "--out", str(out), "--quiet"]) == 0
+    code = main(["check", str(out), "--profile", "us-2026-01"])
+    assert code in (0, 1, 3)
+    stored = json.loads((out / "verdict.json").read_text())
+    assert stored["verdict"] and stored["criteria"]
+    (out / "verdict.json").unlink()
+    (out / "signature.dsse.json").write_text("{}")
+    main(["check", str(out), "--profile", "us-2026-01"])
+    assert not (out / "verdict.json").exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench.verdict import check_run, render_verdict
+from bench.verdict import check_run, render_verdict, save_verdict
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -21,6 +21,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON document with `verdict` and `criteria`")
     parser.add_argument("--junit", metavar="PATH", help="also write the criteria as JUnit XML (one testcase per criterion)")
     parser.add_argument("--summary-md", metavar="PATH", help="also write a Markdown job summary (e.g. $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--no-save", action="store_true",
+                        help="do not store the verdict as RUN_DIR/verdict.json (never stored in a signed folder)")
     return parser
 
 
@@ -33,10 +35,13 @@ def run(args) -> int:
         return _run_units(args, units)
     verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
     _write_ci_outputs(args, verdict)
+    saved = None if args.no_save else save_verdict(args.run_dir, verdict)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, default=str))
     else:
         print(render_verdict(verdict))
+        if saved:
+            print(f"Verdict stored: {saved}")
     return verdict.exit_code
 
 
