@@ -31,7 +31,7 @@ STOP_NO_CANDIDATES = "no candidate could be measured"
 @dataclasses.dataclass(frozen=True)
 class SearchBudget:
     max_trials: int = 24
-    max_seconds: float = 120.0  # wall time for the whole search of one dtype; not overrun by a predictable trial
+    max_seconds: float = 120.0  # wall time for the whole search of one dtype; shapes predicted to overrun it are passed over
     patience: int = 8  # refinement trials without an improvement > min_improvement before stopping
     min_improvement: float = 0.01  # relative
 
@@ -194,6 +194,10 @@ def neighbours(shape: Shape, space: ShapeSpace, scale: float | None) -> list[tup
     return out
 
 
+def _work(shape: Shape) -> int:
+    return shape[0] * shape[1] * shape[2]
+
+
 # -- the search ------------------------------------------------------------------------------------
 
 class _Stop(Exception):
@@ -210,6 +214,7 @@ class _Search:
         self.tried: dict[Shape, float | None] = {}
         self.best: tuple[Shape, float] | None = None
         self.since_improvement = 0
+        self.time_skips = 0
 
     def know(self, shape: Shape, value: float | None) -> None:
         self.trials.append(Trial(shape, value, 0.0, "known"))
@@ -231,14 +236,23 @@ class _Search:
     def _check_budget(self) -> None:
         if sum(1 for t in self.trials if t.phase != "known") >= self.budget.max_trials:
             raise _Stop(STOP_MAX_TRIALS)
-        elapsed = self.clock() - self.start
-        last = next((t.seconds for t in reversed(self.trials) if t.phase != "known"), 0.0)
-        if elapsed >= self.budget.max_seconds or elapsed + last > self.budget.max_seconds:
-            raise _Stop(STOP_TIME)  # spent, or the next trial (judged by the last) would overrun it
+        if self.clock() - self.start >= self.budget.max_seconds:
+            raise _Stop(STOP_TIME)
+
+    def _predicted_seconds(self, shape: Shape) -> float:
+        """Optimistic time of a trial: the shortest trial so far, or its work at the best seconds-per-work seen."""
+        measured = [t for t in self.trials if t.phase != "known" and t.seconds > 0]
+        if not measured:
+            return 0.0
+        per_work = min(t.seconds / _work(t.shape) for t in measured)
+        return max(min(t.seconds for t in measured), per_work * _work(shape))
 
     def trial(self, shape: Shape, phase: str, move: str = "") -> bool:
         """Measure `shape` (once); True when it improved the best significantly."""
         self._check_budget()
+        if self.clock() - self.start + self._predicted_seconds(shape) > self.budget.max_seconds:
+            self.time_skips += 1  # would overrun the budget even at the best rate seen: try cheaper shapes
+            return False
         began = self.clock()
         value = self.evaluate(shape)
         self.trials.append(Trial(shape, value, self.clock() - began, phase, move))
@@ -282,6 +296,8 @@ def search(evaluate: Callable[[Shape], float | None], space: ShapeSpace, budget:
         state.refine()
         if state.best is None:
             reason = STOP_NO_CANDIDATES
+        elif state.time_skips:
+            reason = f"{STOP_TIME} (every remaining shape was predicted to overrun it)"
     except _Stop as stop:
         reason = stop.reason
     best_shape, best_value = state.best if state.best else (None, None)

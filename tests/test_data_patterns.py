@@ -171,3 +171,45 @@ def test_a_variant_seed_changes_the_data():
     a.setup(), b.setup()
     assert b.seed == 5 and not torch.equal(a.a, b.a)
     assert a.record()["input_distribution"] == "normal"
+
+
+# -- end to end through the runner (real CPU, tiny shapes) ------------------------------------------
+
+TINY_SEARCH = """
+name: tiny-search
+timing: {min_sample_s: 0.001, warmup_min_s: 0.0, warmup_max_s: 0.05, samples: 3, max_samples: 5, max_measure_s: 0.05}
+suites:
+  gemm:
+    dtypes: [fp32, tf32]
+    shapes: [[64, 64, 64], [128, 128, 128]]
+    search: {enabled: true, max_trials: 4, max_seconds: 20, patience: 2, min_size: 64, max_size: 256, max_candidates: 3}
+    data_patterns: [normal, zeros]
+    perturbation: {enabled: true, variants: 2}
+"""
+
+
+def test_a_run_records_the_search_patterns_and_variants(tmp_path):
+    from bench.cli import main
+    from bench.recompute import recompute
+    from bench.results import load_run
+
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(TINY_SEARCH)
+    out = tmp_path / "run"
+    assert main(["run", "--device", "cpu", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
+    run = load_run(out)
+    record = run["searches"]["fp32"]
+    assert "tf32" not in run["searches"]  # unsupported on the CPU: no search
+    trials = [m for m in run["measurements"] if "search_trial" in m["params"]]
+    assert 1 <= record["measured_trials"] <= 4 and len(trials) + sum(
+        1 for s in run["skips"] if "search_trial" in s["params"]) == record["measured_trials"]
+    assert [t["phase"] for t in record["trials"][:2]] == ["known", "known"] and record["stop_reason"]
+    best = record["best"]["value"]
+    assert best == max(t["value"] for t in record["trials"] if t["value"] is not None)
+    params = [m["params"] for m in run["measurements"]]
+    assert sum(p.get("input_distribution") == "zeros" for p in params) == 1
+    assert {p.get("variant") for p in params} >= {"standard", "reseeded", "perturbed"}
+    block = run["summary"]["anti_detection"]
+    assert block["data_patterns"]["comparisons"] and "fp32" in block["perturbation"]["by_dtype"]
+    assert "zeros" not in run["summary"]["effective_tpp"]["by_dtype"]["fp32"]["measurement_id"]
+    assert recompute(run) == []
