@@ -86,6 +86,8 @@ def generate_keys(private_path: str | Path, public_path: str | Path | None = Non
                                     serialization.NoEncryption())
     if private_path.exists():
         private_path.unlink()
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    public_path.parent.mkdir(parents=True, exist_ok=True)
     # Created 0600 from the start, so the key is never readable by others, even briefly.
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
