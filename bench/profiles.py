@@ -300,7 +300,8 @@ def load_profile(name_or_path: str | Profile) -> Profile:
 
 def classify_spec(spec: Any, profile: Profile) -> Classification:
     """How a declared spec (bench.specs.DeviceSpec) classifies under a profile."""
-    return profile.classify(spec.profile_values(), item=getattr(spec, "kind", "accelerator"))
+    item = "hbm_stack" if getattr(spec, "kind", "") == "hbm_stack" else "accelerator"  # a CPU is an IC too
+    return profile.classify(spec.profile_values(), item=item)
 
 
 # --- measured values: a lower bound on each capability metric -----------------------------------

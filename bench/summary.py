@@ -79,6 +79,21 @@ def _uncertainty_of(run: Mapping[str, Any], measurement_id: str | None, scale: f
     return None
 
 
+def interconnect_peaks(measurements: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Highest bus bandwidth per collective (nccl-tests busbw = algbw x factor), from throughput (algbw)."""
+    out: dict[str, dict[str, Any]] = {}
+    for m in measurements:
+        op, n = m["params"].get("op", m["kernel"]), m["params"].get("world_size")
+        if not n:
+            continue
+        busbw = metrics.bus_bandwidth(m["throughput"]["value"], op, n)
+        if op not in out or busbw > out[op]["busbw"]:
+            out[op] = {"busbw": busbw, "algbw": m["throughput"]["value"], "unit": "GB/s", "world_size": n,
+                       "factor": metrics.bus_bandwidth_factor(op, n), "backend": m["params"].get("backend"),
+                       "message_bytes": m["work"]["bytes"], "measurement_id": m["id"]}
+    return out
+
+
 def _normal_inputs(measurements: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Only normal-distribution inputs count toward peaks: zeros/ones show data-dependent clocks, not capability
     at representative data (bench/antidetect.py). Perturbed variants use normal data and do count."""
@@ -99,7 +114,10 @@ def build_summary(run: Mapping[str, Any]) -> dict[str, Any]:
         block = _uncertainty_of(run, bandwidth["measurement_id"])
         if block:
             uncertainty["dram_bandwidth_gbps"] = block
+    interconnect = interconnect_peaks(_usable(run, "interconnect"))
+    extra = {"interconnect": interconnect} if interconnect else {}  # absent for runs without collectives
     return {
+        **extra,
         "effective_tpp": tpp,
         "gemm_peak": gemm,
         "attention_peak": _peaks(_usable(run, "attention")),
