@@ -241,7 +241,7 @@ class _Search:
 
     def _predicted_seconds(self, shape: Shape) -> float:
         """Optimistic time of a trial: the shortest trial so far, or its work at the best seconds-per-work seen."""
-        measured = [t for t in self.trials if t.phase != "known" and t.seconds > 0]
+        measured = [t for t in self.trials if t.phase != "known" and t.seconds > 0 and t.value is not None]
         if not measured:
             return 0.0
         per_work = min(t.seconds / _work(t.shape) for t in measured)

@@ -42,7 +42,8 @@ def rate(point: _sweep.SweepPoint) -> float:
     return point.best_tflops
 
 
-def run_dtype(dtype: str, grid: tuple[int, ...], runs: int, max_gflop: float) -> dict:
+def run_dtype(dtype: str, grid: tuple[int, ...], runs: int, max_gflop: float, max_trials: int = 60,
+              patience: int = 16) -> dict:
     shapes = _sweep.grid_shapes(grid, extra=(), max_gflop=max_gflop)
     began = time.perf_counter()
     swept = sorted(_sweep.sweep(dtype, shapes, runs=runs, warmup_s=0.02), key=rate, reverse=True)
@@ -51,7 +52,8 @@ def run_dtype(dtype: str, grid: tuple[int, ...], runs: int, max_gflop: float) ->
     space = search.ShapeSpace(tile=64, min_size=min(grid), max_size=max(grid),
                               compute_units=torch.get_num_threads())
     # A fifth of the sweep's time: the last trial may run past the budget, the acceptance bound is a quarter.
-    budget = search.SearchBudget(max_trials=40, max_seconds=sweep_s / 5, patience=8, min_improvement=0.01)
+    budget = search.SearchBudget(max_trials=max_trials, max_seconds=sweep_s / 5, patience=patience,
+                                 min_improvement=0.01)
 
     def evaluate(shape):
         if 2 * shape[0] * shape[1] * shape[2] > max_gflop * 1e9:
@@ -81,6 +83,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-gflop", type=float, default=20.0)
+    parser.add_argument("--max-trials", type=int, default=60)
+    parser.add_argument("--patience", type=int, default=16, help="refinement trials without a 1%% gain before stopping")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -90,7 +94,7 @@ def main() -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, grid {grid}")
     results = []
     for dtype in args.dtypes.split(","):
-        r = run_dtype(dtype, grid, args.runs, args.max_gflop)
+        r = run_dtype(dtype, grid, args.runs, args.max_gflop, args.max_trials, args.patience)
         results.append(r)
         s, q, c = r["sweep"], r["search"], r["confirmed"]
         print(f"{dtype}: sweep {s['shapes']} shapes in {s['seconds']:.1f} s, best {s['best_tflops']:.4f} TFLOPS at "
