@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 import statistics
 import time
 from typing import Callable, Iterable
@@ -89,10 +90,18 @@ def time_matmul(dtype: str, shape: tuple[int, int, int], runs: int = 5, warmup_s
 
 
 def sweep(dtype: str, shapes: Iterable[tuple[int, int, int]], runs: int = 5, warmup_s: float = 0.05,
-          progress: Callable[[SweepPoint], None] | None = None) -> list[SweepPoint]:
-    """Every shape timed; returned best first (by median TFLOPS)."""
+          progress: Callable[[SweepPoint], None] | None = None, budget_s: float | None = None,
+          seed: int = 0) -> list[SweepPoint]:
+    """Shapes timed in a seeded random order (so a time budget still covers the whole grid evenly,
+    and a burst of background load does not hit one corner of it); returned best first (median TFLOPS).
+    With `budget_s`, stops starting new shapes once that many seconds have passed."""
+    order = list(shapes)
+    random.Random(seed).shuffle(order)
+    started = time.perf_counter()
     points = []
-    for shape in shapes:
+    for shape in order:
+        if budget_s is not None and time.perf_counter() - started > budget_s:
+            break
         point = time_matmul(dtype, shape, runs, warmup_s)
         points.append(point)
         if progress:

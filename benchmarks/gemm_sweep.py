@@ -74,7 +74,7 @@ def harness_variants(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def print_sweep_top(dtype: str, points: list[_sweep.SweepPoint], count: int = 8) -> None:
-    print(f"  {dtype}: {len(points)} shapes; top {count} by median TFLOPS:")
+    print(f"  {dtype}: {len(points)} shapes timed; top {count} by median TFLOPS:")
     for p in points[:count]:
         print(f"    {p.m:>5} x {p.n:>5} x {p.k:>5}  median {p.tflops:.3f}  best {p.best_tflops:.3f}")
     worst = points[-1]
@@ -84,15 +84,17 @@ def print_sweep_top(dtype: str, points: list[_sweep.SweepPoint], count: int = 8)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", default="default")
-    parser.add_argument("--max-gflop", type=float, default=40.0, help="skip sweep shapes above this 2MNK")
+    parser.add_argument("--max-gflop", type=float, default=20.0, help="skip sweep shapes above this 2MNK")
+    parser.add_argument("--budget-s", type=float, default=120.0, help="sweep time per dtype (shapes in random order)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per sweep shape (median)")
     parser.add_argument("--confirm", type=int, default=6, help="leading sweep shapes re-timed in phase 3")
     parser.add_argument("--no-search", action="store_true", help="harness with its guided search off only")
+    parser.add_argument("--keep", type=Path, help="keep the harness run folders under this folder")
     parser.add_argument("--quick", action="store_true", help="coarse grid, no extras, search off only")
     args = parser.parse_args(argv)
     grid, extras = (_sweep.QUICK_GRID, ()) if args.quick else (_sweep.GRID, _sweep.EXTRA_SHAPES)
     if args.quick:
-        args.no_search, args.max_gflop, args.confirm = True, min(args.max_gflop, 20.0), 3
+        args.no_search, args.max_gflop, args.confirm, args.budget_s = True, min(args.max_gflop, 10.0), 3, 45.0
 
     print(f"CPU torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}")
     shapes = _sweep.grid_shapes(grid, extras, args.max_gflop)
@@ -100,15 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"1. brute-force sweep: {len(shapes)} shapes per dtype (grid {list(grid)}, <= {args.max_gflop} GFLOP)")
     for dtype in DTYPES:
         started = time.time()
-        sweep[dtype] = _sweep.sweep(dtype, shapes, runs=args.runs)
+        sweep[dtype] = _sweep.sweep(dtype, shapes, runs=args.runs, budget_s=args.budget_s)
         print_sweep_top(dtype, sweep[dtype])
         print(f"    {time.time() - started:.0f} s")
 
     print("2. harness (bench run --suite %s --suites gemm --dtypes %s)" % (args.suite, ",".join(DTYPES)))
     harness: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
         for name, sets in harness_variants(args).items():
-            run = run_harness(args.suite, DTYPES, sets, Path(folder) / name.replace(" ", "_"))
+            run = run_harness(args.suite, DTYPES, sets, folder / name.replace(" ", "_"))
             harness[name] = run
             peaks = run["summary"]["gemm_peak"]
             print(f"  {name} ({run['_wall_s']:.0f} s, {len(run['measurements'])} measurements, "
@@ -117,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 peak = peaks.get(dtype)
                 if peak:
                     print(f"    {dtype}: {peak['value']:.3f} {peak['unit']} at {measured_shape(run, peak['measurement_id'])}")
+                shapes = [f"{m['shape']['m']}x{m['shape']['n']}x{m['shape']['k']}={m['throughput']['value']:.3f}"
+                          for m in run["measurements"] if m["dtype"] == dtype and m["status"] == "ok"]
+                print(f"      all {dtype}: {', '.join(shapes)}")
 
     print(f"3. confirm: sweep's top {args.confirm} and the harness's peak shapes re-timed round-robin")
     all_passed = True
