@@ -161,7 +161,9 @@ def _fmt(shape: Any) -> str:
 
 def anti_detection(run: Mapping[str, Any]) -> dict[str, Any]:
     """summary["anti_detection"] of a run: data-pattern and perturbation comparisons with findings."""
-    from bench.search import default_tile  # local: keep import cost off the hot path of summary users
+    from bench.search import (
+        default_tile,  # local: keep import cost off the hot path of summary users
+    )
 
     gemm_config = run.get("config", {}).get("suites", {}).get("gemm", {})
     device = run.get("device", {}) or {}

@@ -8,12 +8,13 @@ rest pass. Pure string builders plus one writer; the CLI decides where files go.
 from __future__ import annotations
 
 import json
-import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Mapping
 
-from bench.pytest_benchmark_export import FILENAME as PYTEST_BENCHMARK_FILE, to_pytest_benchmark
+from bench.pytest_benchmark_export import FILENAME as PYTEST_BENCHMARK_FILE
+from bench.pytest_benchmark_export import to_pytest_benchmark
+from bench.render import fmt
 
 FAILING = ("fail", "conditional fail")
 UNDECIDED = ("inconclusive", "unknown")
@@ -21,13 +22,7 @@ SUMMARY_FILE = "summary.md"
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+    return fmt(value, digits)
 
 
 def _criterion_text(row: Mapping[str, Any]) -> str:

@@ -12,12 +12,11 @@ import importlib.resources
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from bench.errors import ConfigError
 from bench.kernels.base import INPUT_DISTRIBUTIONS, TORCH_DTYPES
 from bench.kernels.stream import WEIGHTS
 from bench.policy import TimingPolicy
+from bench.yamlfile import parse_yaml, read_yaml
 
 SUITE_NAMES = ("gemm", "attention", "stream", "interconnect")
 ATTENTION_DTYPES = ("fp32", "bf16", "fp16")
@@ -193,26 +192,12 @@ def resolve_suite_path(name_or_path: str) -> Path:
     return suites[name_or_path]
 
 
-def load_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-
-
 def parse_override(text: str) -> dict[str, Any]:
     """'suites.gemm.dtypes=[bf16,fp32]' -> {'suites': {'gemm': {'dtypes': ['bf16', 'fp32']}}}."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. suites.gemm.dtypes=[bf16,fp32]")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML") from None
+    value = parse_yaml(raw, f"--set {text!r}")
     for part in reversed(key.split(".")):
         value = {part: value}
     return value
@@ -221,7 +206,7 @@ def parse_override(text: str) -> dict[str, Any]:
 def load_suite_config(name_or_path: str, overrides: list[str] = ()) -> dict[str, Any]:
     """The resolved config: file + defaults + overrides, validated. Raises ConfigError."""
     path = resolve_suite_path(name_or_path)
-    data = load_yaml(path)
+    data = read_yaml(path)
     if data is None:
         raise ConfigError(f"{path}: empty suite file")
     validate(data, TOP_SCHEMA, str(path))

@@ -15,9 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
 from bench.errors import ConfigError, UsageError
+from bench.yamlfile import read_yaml
 
 DEFAULT_SPREAD = 0.05
 PASSING_VERDICTS = {"pass", "conditional pass"}
@@ -101,12 +100,7 @@ def load_manifest(path: str | Path) -> LotManifest:
 
     Each unit is a string or a mapping with `serial` or `uuid`."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"manifest {path}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"manifest {path}: not valid YAML ({exc})") from None
+    data = read_yaml(path, "manifest")
     if isinstance(data, dict) and "units" not in data and isinstance(data.get("manifest"), (dict, list)):
         data = data["manifest"]  # a test plan (bench/plan.py): its manifest block
     if isinstance(data, list):

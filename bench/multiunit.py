@@ -24,8 +24,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench import metrics
-from bench.results import CSV_FILE, METHOD_VERSION, RUN_FILE, SCHEMA_VERSION, measurement_rows, tool_record, \
-    utc_now, write_json_atomic
+from bench.results import (
+    CSV_FILE,
+    METHOD_VERSION,
+    RUN_FILE,
+    SCHEMA_VERSION,
+    measurement_rows,
+    tool_record,
+    utc_now,
+    write_json_atomic,
+)
 
 UNITS_DIR = "units"
 LOG_FILE = "worker.log"

@@ -30,9 +30,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench.errors import ConfigError
+from bench.yamlfile import parse_yaml
 
 RULES = ("simple", "guarded")
 SUPPORTED_K = (2,)
@@ -154,12 +153,7 @@ def load_plan(path: str | Path) -> Plan:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read plan ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}:{f' line {mark.line + 1}' if mark else ''}: malformed YAML "
-                          f"({getattr(exc, 'problem', exc)})") from None
+    data = parse_yaml(raw, str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level: expected a mapping of plan keys ({', '.join(KEYS)})")
     unknown = sorted(set(data) - set(KEYS), key=str)

@@ -19,10 +19,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from bench import metrics
 from bench.errors import ConfigError, UsageError
+from bench.yamlfile import read_yaml
 
 METRICS: dict[str, str] = {
     "tpp": "TPP",
@@ -258,15 +257,6 @@ def parse_profile(data: Any, path: str) -> Profile:
                    destinations=str(data.get("destinations", "")), path=path)
 
 
-def _read(path: Any) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-
-
 def profile_files() -> list[Any]:
     """Shipped profiles, then any in the folders named by $ACCELBENCH_PROFILES."""
     folders: list[Any] = [importlib.resources.files("bench.configs") / "profiles"]
@@ -279,7 +269,7 @@ def profile_files() -> list[Any]:
 
 
 def list_profiles() -> list[Profile]:
-    return [parse_profile(_read(f), str(f)) for f in profile_files()]
+    return [parse_profile(read_yaml(f), str(f)) for f in profile_files()]
 
 
 def load_profile(name_or_path: str | Profile) -> Profile:
@@ -290,10 +280,10 @@ def load_profile(name_or_path: str | Profile) -> Profile:
     if path.suffix in (".yaml", ".yml") or os.sep in name_or_path:
         if not path.is_file():
             raise UsageError(f"profile file {name_or_path} does not exist")
-        return parse_profile(_read(path), str(path))
+        return parse_profile(read_yaml(path), str(path))
     for file in profile_files():
         if file.name.rsplit(".", 1)[0] == name_or_path:
-            return parse_profile(_read(file), str(file))
+            return parse_profile(read_yaml(file), str(file))
     known = ", ".join(f.name.rsplit(".", 1)[0] for f in profile_files())
     raise UsageError(f"no profile {name_or_path!r}; known: {known} (or pass a file path)")
 

@@ -11,7 +11,14 @@ from typing import Any, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from bench.kernels.base import Case
@@ -19,7 +26,10 @@ from bench.kernels.base import Case
 
 def make_observer(quiet: bool, json: bool, stream: TextIO) -> Any:
     """The Observer for `bench run`: quiet for --quiet/--json, live on a TTY, else plain lines."""
-    from bench.commands.run import LineObserver, QuietObserver  # the plain observers live with the CLI
+    from bench.commands.run import (  # the plain observers live with the CLI
+        LineObserver,
+        QuietObserver,
+    )
 
     if quiet or json:
         return QuietObserver()

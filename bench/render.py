@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None:
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number for a table: significant digits below 1000, thousands separators above; '-' for none/NaN/inf."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    if value == 0:
-        return "0"
-    return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        if value == 0:
+            return "0"
+        return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -24,7 +30,7 @@ def summary_text(run: Mapping[str, Any]) -> str:
     device = run["device"]
     parts = [f"Device: {device['name']} ({device['backend']}, {device['vendor']})   run {run['run_id']}   status {run['status']}"]
     tpp = summary.get("effective_tpp") or {}
-    rows = [[dtype, _fmt(e["tops"]), str(e["bit_length"]), _fmt(e["tpp"]), e["measurement_id"].split("/", 3)[-1]]
+    rows = [[dtype, fmt(e["tops"]), str(e["bit_length"]), fmt(e["tpp"]), e["measurement_id"].split("/", 3)[-1]]
             for dtype, e in (tpp.get("by_dtype") or {}).items()]
     if rows:
         parts += ["", "GEMM peak per dtype (median of samples)",
@@ -33,17 +39,17 @@ def summary_text(run: Mapping[str, Any]) -> str:
     if attention:
         parts += ["", "Attention (SDPA forward)",
                   table(["dtype", "TFLOPS", "case"],
-                        [[d, _fmt(e["value"]), e["measurement_id"].split("/", 3)[-1]] for d, e in attention.items()])]
+                        [[d, fmt(e["value"]), e["measurement_id"].split("/", 3)[-1]] for d, e in attention.items()])]
     streams = summary.get("stream") or {}
     if streams:
         parts += ["", "Memory streams at DRAM-sized arrays (STREAM byte counting)",
                   table(["kernel", "GB/s", "array MiB", "x LLC"],
-                        [[k, _fmt(e["value"]), _fmt((e.get("array_bytes") or 0) / 2**20), _fmt(e.get("llc_multiple"))]
+                        [[k, fmt(e["value"]), fmt((e.get("array_bytes") or 0) / 2**20), fmt(e.get("llc_multiple"))]
                          for k, e in streams.items()])]
     bandwidth = summary.get("effective_dram_bandwidth") or {}
     parts += ["",
-              f"Effective TPP: {_fmt(tpp.get('max'))} (from {tpp.get('dtype') or '-'}; a lower bound on the regulatory TPP)",
-              f"Effective DRAM bandwidth: {_fmt(bandwidth.get('value'))} GB/s (from {bandwidth.get('kernel') or '-'})"]
+              f"Effective TPP: {fmt(tpp.get('max'))} (from {tpp.get('dtype') or '-'}; a lower bound on the regulatory TPP)",
+              f"Effective DRAM bandwidth: {fmt(bandwidth.get('value'))} GB/s (from {bandwidth.get('kernel') or '-'})"]
     skips = run.get("skips") or []
     failed = [m for m in run.get("measurements", []) if m["status"] != "ok"]
     if skips:

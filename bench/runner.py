@@ -13,15 +13,22 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import torch
 
-from bench import antidetect, search as peak_search
-from bench import audit, config as config_module, identity, metrics, stats, telemetry, uncertainty
+from bench import antidetect, audit, identity, metrics, stats, telemetry, uncertainty
+from bench import config as config_module
+from bench import search as peak_search
 from bench.devices.base import Backend
 from bench.errors import MeasurementError
-from bench.kernels.base import Case, Kernel
 from bench.kernels import gemm as gemm_suite
+from bench.kernels.base import Case, Kernel
 from bench.kernels.registry import SUITES
 from bench.policy import TimingPolicy, measure
-from bench.results import METHOD_VERSION, SCHEMA_VERSION, RunWriter, tool_record, utc_now
+from bench.results import (
+    METHOD_VERSION,
+    SCHEMA_VERSION,
+    RunWriter,
+    tool_record,
+    utc_now,
+)
 from bench.summary import build_summary, derive_measurement
 from bench.timing import Clock
 

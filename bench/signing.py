@@ -27,7 +27,10 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from bench import __version__
 from bench.errors import ConfigError, ResultsError, UsageError
@@ -186,7 +189,9 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 def build_statement(run_dir: str | Path, run: dict[str, Any], public_key: Ed25519PublicKey,
                     signed_at: str | None = None) -> dict[str, Any]:
     """The in-toto Statement v1 for a run folder: files as subjects, run facts as predicate."""
-    from bench.fleet import unit_summaries  # here, not at the top: fleet imports this module's status
+    from bench.fleet import (
+        unit_summaries,  # here, not at the top: fleet imports this module's status
+    )
 
     manifest = build_manifest(run_dir)
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -306,7 +311,7 @@ def _load_envelope(path: Path, result: Verification) -> dict[str, Any] | None:
         envelope = json.loads(path.read_text(encoding="utf-8"))
         payload = base64.b64decode(envelope["payload"], validate=True)
         statement = json.loads(payload)
-        signatures = envelope["signatures"]
+        envelope["signatures"]  # noqa: B018 -- a missing list is a malformed envelope (KeyError below)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         result.findings.append(f"signature: {SIGNATURE_FILE} is not a readable DSSE envelope ({exc})")
         return None
@@ -314,7 +319,7 @@ def _load_envelope(path: Path, result: Verification) -> dict[str, Any] | None:
         result.findings.append(f"signature: payloadType {envelope.get('payloadType')!r} is not {PAYLOAD_TYPE!r}")
         return None
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
-        result.findings.append(f"signature: payload is not an in-toto Statement v1")
+        result.findings.append("signature: payload is not an in-toto Statement v1")
         return None
     if statement.get("predicateType") != PREDICATE_TYPE:
         result.findings.append(f"signature: predicateType {statement.get('predicateType')!r} is not {PREDICATE_TYPE!r}")

@@ -14,10 +14,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from bench import metrics
 from bench.errors import ConfigError, UsageError
+from bench.yamlfile import read_yaml
 
 CONFIDENCE = ("high", "medium", "low")
 PEAK_UNITS = ("matrix", "vector")
@@ -254,17 +253,8 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
         notes=str(raw.get("notes", "")), sources=dict(sources), field_sources=field_sources, path=path)
 
 
-def _read_yaml(path: Path | Any) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-
-
 def parse_device_file(path: Path | Any) -> list[DeviceSpec]:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping with `sources` and `devices`")
     sources = data.get("sources") or {}
@@ -381,7 +371,7 @@ def load_database(extra_files: Iterable[Path] = ()) -> Database:
             seen[spec.id] = str(file)
             devices.append(spec)
     arch_path = folder / ARCHITECTURES_FILE
-    arch_data = _read_yaml(arch_path)
+    arch_data = read_yaml(arch_path)
     _validate_architectures(arch_data, arch_path)
     return Database(devices, dict(arch_data.get("architectures") or {}), dict(arch_data.get("cpu_isa") or {}),
                     dict(arch_data.get("plausibility") or {}))

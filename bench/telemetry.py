@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
-from bench.identity import amdsmi_handle, load_module, nvml_handle, nvml_session, number, safe_call
+from bench.identity import (
+    amdsmi_handle,
+    load_module,
+    number,
+    nvml_handle,
+    nvml_session,
+    safe_call,
+)
 
 METRICS = ("clock_mhz", "power_w", "temperature_c", "utilization_pct")
 NVML_CLOCK_SM = 1

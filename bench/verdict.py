@@ -23,10 +23,23 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bench import metrics
-from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, ResultsError, UsageError
+from bench.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    ResultsError,
+    UsageError,
+)
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
 from bench.profiles import Profile, classify_spec, load_profile, region_outcomes
-from bench.specs import Database, DeviceSpec, canonical_dtype, load_database, load_declared
+from bench.render import fmt
+from bench.specs import (
+    Database,
+    DeviceSpec,
+    canonical_dtype,
+    load_database,
+    load_declared,
+)
 
 RANK = {FAIL: 0, CONDITIONAL_FAIL: 1, INCONCLUSIVE: 2, CONDITIONAL_PASS: 3, PASS: 4}
 EXIT_CODES = {PASS: EXIT_OK, CONDITIONAL_PASS: EXIT_OK, FAIL: EXIT_CHECK_FAILED,
@@ -519,13 +532,7 @@ def _statement(outcome: str, profile: Profile, spec: DeviceSpec, rule: str) -> s
 # --- text rendering (the CLI prints it) ---------------------------------------------------------------
 
 def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+    return fmt(value, digits)
 
 
 def render_verdict(verdict: Verdict) -> str:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 import types
 
+from fake_vendor import (
+    FakeAmdsmi,
+    FakeNvml,
+    NVMLError_LibraryNotFound,
+    NVMLError_NoPermission,
+)
+
 from bench.audit import audit, compare_audits, loaded_math_libraries, parse_torch_config
-from fake_vendor import FakeAmdsmi, FakeNvml, NVMLError_LibraryNotFound, NVMLError_NoPermission
 
 CODES = {"power_capped", "clocks_locked_low", "tf32_override", "mig_enabled", "partition_mode", "ecc_disabled",
          "pcie_degraded", "cpu_governor_not_performance", "threads_limited", "env_knob", "changed_during_run", "compute_mode"}

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-import pytest
 from report_fixtures import cpu_run, slower, write
 
 from bench.ci_outputs import junit_xml, markdown_summary, write_run_exports

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from run_factory import synthetic_run, write_run
+from test_signing import cli
 
 from bench import fleet, signing
 from bench.errors import ConfigError, UsageError
-from run_factory import synthetic_run, write_run
-from test_signing import cli
 
 SERIALS = ["1650123000001", "1650123000002", "1650123000003", "1650123000004"]
 

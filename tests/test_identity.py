@@ -7,9 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fake_vendor import (
+    FakeAmdsmi,
+    FakeNvml,
+    NVMLError_LibraryNotFound,
+    NVMLError_NoPermission,
+    NVMLError_NotSupported,
+)
 
 from bench import identity
-from fake_vendor import FakeAmdsmi, FakeNvml, NVMLError_LibraryNotFound, NVMLError_NoPermission, NVMLError_NotSupported
 
 DATA = Path(__file__).parent / "data"
 

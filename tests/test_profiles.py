@@ -124,7 +124,7 @@ def test_user_profile_by_path_and_env(tmp_path, monkeypatch):
     (PROFILE.replace("effective: 2030-01-01", "effective: soon"), "effective"),
     (PROFILE.replace("    all:", "    every:"), "unknown key"),
     (PROFILE + "colour: red\n", "unknown key"),
-    ("id: [", "not valid YAML"),
+    ("id: [", "malformed YAML"),
 ])
 def test_malformed_profile_is_one_config_error_naming_file(tmp_path, broken, message):
     path = tmp_path / "bad.yaml"

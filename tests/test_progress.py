@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from bench.commands.run import LineObserver, QuietObserver
 from bench.kernels.base import Case
+
+from bench.commands.run import LineObserver, QuietObserver
 from bench.progress import LiveObserver, make_observer
 
 

@@ -70,7 +70,7 @@ def test_cli_shows_the_verdict_when_asked(cpu_folder, tmp_path, capsys):
     verdict = check_run(cpu_folder, profile="us-2023-10").to_dict()
     assert main(["report", str(cpu_folder), "--format", "html", "--out", str(tmp_path), "--profile", "us-2023-10"]) == 0
     page = (tmp_path / "report.html").read_text()
-    assert f'class="verdict' in page and verdict["verdict"].upper() in page and "us-2023-10" in page
+    assert 'class="verdict' in page and verdict["verdict"].upper() in page and "us-2023-10" in page
     assert "NOT CHECKED" not in page and not (tmp_path / "report.md").exists()
 
 

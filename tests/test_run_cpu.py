@@ -1,7 +1,6 @@
 """Real CPU measurements end to end, at small sizes."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -9,13 +8,13 @@ import time
 
 import pandas as pd
 import pytest
+from bench.kernels import gemm
 
 from bench.cli import main
 from bench.config import load_suite_config
 from bench.devices.cpu import CpuBackend
-from bench.kernels import gemm
 from bench.results import RunWriter, load_run
-from bench.runner import RunOptions, Runner, new_run
+from bench.runner import Runner, RunOptions, new_run
 
 TINY = """
 name: tiny

@@ -12,11 +12,11 @@ import types
 from pathlib import Path
 
 import pytest
+from run_factory import real_cpu_run, synthetic_run, write_run
 
 from bench import signing
 from bench.errors import BenchError, ConfigError, ResultsError, UsageError
 from bench.recompute import recompute, recompute_run
-from run_factory import real_cpu_run, synthetic_run, write_run
 
 LIMIT_TPP = 1e9  # a limit no test run reaches, so the fake verdict is "pass"
 

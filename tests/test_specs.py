@@ -119,7 +119,7 @@ def test_declared_file_loads(tmp_path):
     (GOOD.replace("tops: 100", "tops: -1"), "non-negative"),
     (GOOD.replace("    vendor: Me\n", ""), "vendor"),
     (GOOD + "    colour: red\n", "unknown key"),
-    ("devices: [", "not valid YAML"),
+    ("devices: [", "malformed YAML"),
 ])
 def test_malformed_spec_is_one_config_error_naming_file_and_key(tmp_path, broken, message):
     path = _write(tmp_path, broken)

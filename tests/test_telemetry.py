@@ -7,9 +7,9 @@ import json
 import time
 
 import pytest
+from fake_vendor import FakeAmdsmi, FakeNvml, NVMLError_NotSupported
 
 from bench import telemetry as tm
-from fake_vendor import FakeAmdsmi, FakeNvml, NVMLError_NotSupported
 
 FAST = 0.005
 

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from verdict_fixtures import make_run
 
 from bench import verdict as v
 from bench.commands import check as check_command
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
-from verdict_fixtures import make_run
 
 H200_DEVICE = dict(compute_units=132, max_clock_mhz=1980, architecture="sm_90")
 

@@ -60,7 +60,7 @@ def _write_ci_outputs(args, verdict) -> None:
 
 def _run_units(args, units) -> int:
     """A multi-unit run folder: one verdict per unit; the exit code is the worst of them."""
-    from bench.errors import BenchError, EXIT_INCONCLUSIVE
+    from bench.errors import EXIT_INCONCLUSIVE, BenchError
 
     code, results = 0, {}
     for label, unit in units:

@@ -4,7 +4,6 @@ a self-contained report.html (figures inline, no network) and report.md from a s
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from bench.errors import EXIT_OK

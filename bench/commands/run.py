@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import distributed, render
+from bench.ci_outputs import write_run_exports
 from bench.commands import run_units
 from bench.config import load_suite_config
 from bench.devices import select
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.kernels.base import Case
-from bench.ci_outputs import write_run_exports
 from bench.progress import make_observer
 from bench.results import RunWriter, new_run_id
-from bench.runner import Runner, new_run, RunOptions
+from bench.runner import Runner, RunOptions, new_run
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

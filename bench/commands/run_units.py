@@ -190,7 +190,7 @@ def run_node(args: argparse.Namespace, plan: Plan | None, specs: list[UnitSpec])
 # --- torchrun / srun: this process is one rank -------------------------------------------------------
 
 def run_rank(args: argparse.Namespace, plan: Plan | None, launch: distributed.Launch) -> int:
-    from bench.commands.run import QuietObserver, LineObserver
+    from bench.commands.run import LineObserver, QuietObserver
     from bench.results import RunWriter
     from bench.runner import Runner, RunOptions, new_run
 
