@@ -144,3 +144,13 @@ def test_check_stores_the_verdict_unless_the_folder_is_signed(tiny_suite, tmp_pa
     (out / "signature.dsse.json").write_text("{}")
     main(["check", str(out), "--profile", "us-2026-01"])
     assert not (out / "verdict.json").exists()
+
+
+def test_run_with_profile_prints_and_stores_the_verdict(tiny_suite, tmp_path, capsys):
+    out = tmp_path / "profiled"
+    code = main(["run", "--device", "cpu", "--suite", tiny_suite, "--suites", "gemm", "--dtypes", "fp32",
+                 "--out", str(out), "--quiet", "--profile", "us-2023-10"])
+    printed = capsys.readouterr().out
+    stored = json.loads((out / "verdict.json").read_text())
+    assert "Verdict:" in printed and stored["verdict"].upper() in printed
+    assert code == {"pass": 0, "conditional pass": 0, "fail": 1, "conditional fail": 1, "inconclusive": 3}[stored["verdict"]]

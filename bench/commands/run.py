@@ -133,11 +133,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(run_dir: Path, args: argparse.Namespace, writer: RunWriter | None = None) -> int:
-    from bench.verdict import check_run, render_verdict
+    from bench.verdict import check_run, render_verdict, save_verdict
 
     verdict = check_run(run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
     if writer is not None:  # plan and unit runs keep their verdict in run.json
         run_units.store_verdict(writer, verdict, args)
+    else:
+        save_verdict(run_dir, verdict)
     print()
     print(render_verdict(verdict))
     return verdict.exit_code
