@@ -5,7 +5,7 @@ Message size S follows nccl-tests: the whole buffer (all-reduce, broadcast), the
 factor (bench.metrics.bus_bandwidth_factor), comparable to one rank's link rate.
 
 Runs only inside an initialised process group with more than one rank (torchrun / srun); else
-every case is recorded as a skip with the reason. Timing is in lockstep: all ranks run the same
+the suite is recorded as one skip with the reason. Timing is in lockstep: all ranks run the same
 fixed numbers of warm-up and timed iterations (an adaptive stop rule would let ranks disagree on
 how many collectives to issue, and hang), and each sample is the slowest rank's.
 """
@@ -43,6 +43,10 @@ def message_bytes(requested: int, dtype: str, world_size: int) -> int:
 
 def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
     _, world_size, backend = _world()
+    if world_size < 2:  # one case, recorded as one skip that says how to launch ranks
+        yield Case("interconnect", "collectives", config["dtype"], (("bytes", 0),),
+                   (("world_size", world_size), ("ops", ",".join(config["ops"]))))
+        return
     for op in config["ops"]:
         for requested in config["sizes_bytes"]:
             size = message_bytes(requested, config["dtype"], world_size)
