@@ -32,3 +32,11 @@ class MeasurementError(BenchError):
     """One measurement could not be taken (out of memory, unsupported op); recorded as a skip."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class TooSlow(MeasurementError):
+    """One iteration took longer than the suite's max_iteration_s; `iteration_s` says how long."""
+
+    def __init__(self, message: str, iteration_s: float):
+        super().__init__(message)
+        self.iteration_s = iteration_s

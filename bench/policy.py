@@ -8,6 +8,7 @@ import math
 from typing import Any, Callable, ContextManager
 
 from bench import stats
+from bench.errors import TooSlow
 from bench.timing import Clock, Hook, Step
 
 
@@ -55,13 +56,17 @@ def _is_stable(recent: list[float], policy: TimingPolicy) -> bool:
     return (window[-1] - window[0]) <= policy.warmup_stable_rel * middle
 
 
-def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None) -> tuple[int, dict[str, Any]]:
+def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None,
+            max_iteration_s: float | None = None) -> tuple[int, dict[str, Any]]:
     """Run until per-iteration time is stable (and at least warmup_min_s), capped at warmup_max_s.
 
-    Also calibrates iterations per sample. Returns (iterations, warm-up record)."""
+    Also calibrates iterations per sample. Returns (iterations, warm-up record). Raises
+    TooSlow when the very first iteration already takes longer than max_iteration_s."""
     iterations, spent, per_iteration = 1, 0.0, []
     while True:
         total = clock.time_samples(step, iterations, 1, before)[0]
+        if max_iteration_s and spent == 0.0 and total > max_iteration_s:
+            raise TooSlow(f"too slow here: one iteration took {total:.2f} s (max_iteration_s {max_iteration_s} s)", total)
         spent += total
         per_iteration.append(total / iterations)
         if total < policy.min_sample_s and iterations < policy.max_iterations:
@@ -76,11 +81,12 @@ def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None)
 
 
 def measure(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None = None,
-            window: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> Timing:
+            window: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+            max_iteration_s: float | None = None) -> Timing:
     """Warm up, then sample until the median is known to target_rel_ci or a budget runs out.
 
     `window()` wraps the sampling phase only (not the warm-up): telemetry observes what is timed."""
-    iterations, warmup = warm_up(step, clock, policy, before_sample)
+    iterations, warmup = warm_up(step, clock, policy, before_sample, max_iteration_s)
     with window():
         return _sample(step, clock, policy, before_sample, iterations, warmup)
 

@@ -17,7 +17,7 @@ from bench import antidetect, audit, identity, metrics, stats, telemetry, uncert
 from bench import config as config_module
 from bench import search as peak_search
 from bench.devices.base import Backend
-from bench.errors import MeasurementError
+from bench.errors import MeasurementError, TooSlow
 from bench.kernels import gemm as gemm_suite
 from bench.kernels.base import Case, Kernel
 from bench.kernels.registry import SUITES
@@ -142,6 +142,9 @@ class Runner:
         policy = config_module.timing_policy(self.config, case.suite)
         try:
             measurement = self._measure(case, kernel, policy, sampler)
+        except TooSlow as exc:  # remember the rate so larger cases of this kind are skipped unrun
+            self._note_rate(case, kernel, exc.iteration_s)
+            return self._skip(case, str(exc))
         except MeasurementError as exc:
             return self._skip(case, str(exc))
         finally:
@@ -269,7 +272,8 @@ class Runner:
             if hasattr(kernel, "measure_collective"):  # lockstep timing across ranks (kernels/interconnect.py)
                 timing = kernel.measure_collective(clock, policy, window=lambda: sampler.window(case.id))
             else:
-                timing = measure(kernel.step, clock, policy, flush, window=lambda: sampler.window(case.id))
+                timing = measure(kernel.step, clock, policy, flush, window=lambda: sampler.window(case.id),
+                                 max_iteration_s=self.config["suites"][case.suite].get("max_iteration_s"))
             check = kernel.check()
         except torch.OutOfMemoryError:
             raise MeasurementError("out of device memory while allocating or running") from None
@@ -298,10 +302,12 @@ class Runner:
             measurement["throughput"]["value"], kernel.unit, window)
         measurement["uncertainty"] = uncertainty.for_measurement(measurement, window)
         if check.passed:
-            key = self._rate_key(case)
-            rate = self._work(kernel) / derived["stats"]["median"]
-            self.rates[key] = max(rate, self.rates.get(key, 0.0))
+            self._note_rate(case, kernel, derived["stats"]["median"])
         return measurement
+
+    def _note_rate(self, case: Case, kernel: Kernel, iteration_s: float) -> None:
+        key = self._rate_key(case)
+        self.rates[key] = max(self._work(kernel) / iteration_s, self.rates.get(key, 0.0))
 
 
 def _stat_warnings(summary: dict[str, float], timing: Any, policy: TimingPolicy) -> list[str]:

@@ -99,3 +99,15 @@ def test_perf_counter_clock_runs_the_step():
     counter = []
     totals = PerfCounterClock().time_samples(lambda: counter.append(1), iterations=10, samples=3)
     assert len(counter) == 30 and len(totals) == 3 and all(t >= 0 for t in totals)
+
+
+def test_a_first_iteration_over_the_limit_stops_the_measurement():
+    from bench.errors import TooSlow
+
+    clock = FakeClock(per_iteration_s=3.0)
+    with pytest.raises(TooSlow) as excinfo:
+        measure(never_called, clock, TimingPolicy(), max_iteration_s=0.5)
+    assert excinfo.value.iteration_s == pytest.approx(3.0)
+    assert clock.samples_taken == 1  # one iteration, then stop: no 10 samples of a 3 s kernel
+    assert measure(never_called, FakeClock(per_iteration_s=0.1), TimingPolicy(samples=3, target_rel_ci=1.0),
+                   max_iteration_s=0.5).samples_s
