@@ -35,11 +35,11 @@ import time
 from pathlib import Path
 
 import torch
-from bench.kernels import stream
 
 from bench import metrics
 from bench.config import load_suite_config, timing_policy
 from bench.devices.cpu import CpuBackend
+from bench.kernels import stream
 from bench.policy import measure
 
 C_SOURCE = Path(__file__).resolve().parent / "c" / "triad.c"

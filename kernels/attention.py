@@ -10,11 +10,11 @@ from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
-from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from bench import metrics
 from bench.devices.base import Backend, DeviceInfo
+from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 
 BACKEND_PRIORITY = (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
                     SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import torch
-from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 
 from bench import metrics
 from bench.devices.base import Backend, DeviceInfo
+from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 
 # (relative error allowed on |C|, error allowed relative to sum_k |A_ik * B_kj|) per dtype.
 # The first covers rounding of the output, the second accumulation (and TF32 input) rounding.

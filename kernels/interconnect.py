@@ -16,11 +16,11 @@ import math
 from typing import Any, Callable, ContextManager, Iterable
 
 import torch
-from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 
 from bench import metrics, stats
 from bench.devices.base import Backend, DeviceInfo
 from bench.errors import MeasurementError
+from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 from bench.policy import Timing, TimingPolicy
 
 OPS = metrics.COLLECTIVES

@@ -10,9 +10,9 @@ import math
 from typing import Any, Iterable
 
 import torch
-from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 
 from bench.devices.base import Backend, DeviceInfo
+from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 
 # kernel -> (arrays read, arrays written): STREAM's byte weights.
 WEIGHTS = {"copy": (1, 1), "scale": (1, 1), "add": (2, 1), "triad": (2, 1), "read": (1, 0), "write": (0, 1)}

@@ -9,10 +9,10 @@ and compare against a saved baseline with `pytest-benchmark compare` or --benchm
 from __future__ import annotations
 
 import pytest
-from bench.kernels.base import Case
-from bench.kernels.registry import SUITES
 
 from bench.devices import select
+from bench.kernels.base import Case
+from bench.kernels.registry import SUITES
 
 CASES = [
     Case("gemm", "matmul", "fp32", (("m", 256), ("n", 256), ("k", 256))),

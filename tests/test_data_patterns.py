@@ -7,12 +7,12 @@ import random
 
 import pytest
 import torch
-from bench.kernels import gemm
 
 from bench import antidetect
 from bench.config import load_suite_config
 from bench.devices.cpu import CpuBackend
 from bench.errors import ConfigError
+from bench.kernels import gemm
 from bench.summary import build_summary
 
 

@@ -103,3 +103,34 @@ def test_cache_levels_from_a_fake_sysfs(tmp_path):
             for name, value in (("level", level), ("type", kind), ("size", size), ("shared_cpu_list", shared)):
                 (folder / name).write_text(f"{value}\n")
     assert cache_levels(tmp_path) == {1: 2 * 48 * 1024, 2: 2 * 2**20, 3: 32 * 2**20}
+
+
+def test_accelerator_backend_records_uuid_and_pci_address():
+    from types import SimpleNamespace
+
+    from bench.devices.accelerator import TorchAcceleratorBackend
+
+    props = SimpleNamespace(uuid="0b42632a-bc5c-f731-724b-6936a19c4b24", pci_bus_id=0x41, pci_device_id=0,
+                            pci_domain_id=0)
+    ids = TorchAcceleratorBackend._unit_ids(props)
+    assert ids == {"uuid": "0b42632a-bc5c-f731-724b-6936a19c4b24", "pci_bus_id": "00000000:41:00.0"}
+    assert TorchAcceleratorBackend._unit_ids(SimpleNamespace()) == {}
+
+
+def test_cuda_backend_reads_driver_and_max_clock_through_nvml(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    from fake_vendor import FakeNvml, NVMLError_LibraryNotFound
+
+    from bench.devices.cuda import CudaBackend
+
+    props = SimpleNamespace(uuid="abc", pci_bus_id=1, pci_device_id=0, pci_domain_id=0)
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(max_clock=1980, driver="550.54.15"))
+    backend = CudaBackend(0)
+    assert backend._max_clock_mhz(props) == 1980.0
+    assert backend._driver_version(props) == "550.54.15"
+    broken = FakeNvml(fail={"nvmlInit": NVMLError_LibraryNotFound("no libnvidia-ml")})
+    monkeypatch.setitem(sys.modules, "pynvml", broken)
+    assert backend._driver_version(props) is None
+    assert backend._max_clock_mhz(props) is None  # props has no clock_rate either: unknown, not invented

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 
-from bench.kernels.base import Case
-
 from bench.commands.run import LineObserver, QuietObserver
+from bench.kernels.base import Case
 from bench.progress import LiveObserver, make_observer
 
 

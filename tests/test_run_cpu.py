@@ -8,11 +8,11 @@ import time
 
 import pandas as pd
 import pytest
-from bench.kernels import gemm
 
 from bench.cli import main
 from bench.config import load_suite_config
 from bench.devices.cpu import CpuBackend
+from bench.kernels import gemm
 from bench.results import RunWriter, load_run
 from bench.runner import Runner, RunOptions, new_run
 

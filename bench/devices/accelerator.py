@@ -66,7 +66,21 @@ class TorchAcceleratorBackend(Backend):
             l2_cache_bytes=getattr(props, "L2_cache_size", None) or None,
             last_level_cache_bytes=self._last_level_cache(props),
             driver_version=self._driver_version(props), runtime_version=self._runtime_version(),
+            extra=self._unit_ids(props),
         )
+
+    @staticmethod
+    def _unit_ids(props: Any) -> dict[str, Any]:
+        """UUID and PCI address, so vendor tools (NVML, amdsmi) find this exact unit even when
+        CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES reorder devices."""
+        ids: dict[str, Any] = {}
+        if getattr(props, "uuid", None) is not None:
+            ids["uuid"] = str(props.uuid)
+        bus = getattr(props, "pci_bus_id", None)
+        if bus is not None:
+            domain, device = getattr(props, "pci_domain_id", 0) or 0, getattr(props, "pci_device_id", 0) or 0
+            ids["pci_bus_id"] = f"{domain:08X}:{bus:02X}:{device:02X}.0"
+        return ids
 
     # Hooks with generic defaults; backends override what their torch module exposes.
     def _compute_units(self, props: Any) -> int | None:

@@ -33,14 +33,35 @@ class CudaBackend(TorchAcceleratorBackend):
     def _runtime_version(self) -> str | None:
         return f"CUDA {torch.version.cuda}"
 
-    def _driver_version(self, props: Any) -> str | None:
-        try:
-            import pynvml  # optional extra: nvidia-ml-py
-            pynvml.nvmlInit()
-            version = pynvml.nvmlSystemGetDriverVersion()
-            return version.decode() if isinstance(version, bytes) else str(version)
-        except Exception:  # any NVML failure just means the driver version is not known
+    def _nvml_handle(self, props: Any) -> tuple[Any, Any] | None:
+        """(pynvml, handle of this GPU), or None without the nvidia-ml-py extra or a working driver."""
+        from bench import identity
+
+        pynvml, reason = identity.load_module("pynvml")
+        if reason or identity.nvml_session(pynvml):
             return None
+        try:
+            handle, _how = identity.nvml_handle(pynvml, {"index": self.index or 0, "extra": self._unit_ids(props)})
+        except LookupError:
+            return None
+        return pynvml, handle
+
+    def _driver_version(self, props: Any) -> str | None:
+        from bench import identity
+
+        found = self._nvml_handle(props)
+        return identity.text(identity.safe_call(found[0], "nvmlSystemGetDriverVersion")[0]) if found else None
+
+    def _max_clock_mhz(self, props: Any) -> float | None:
+        """Maximum SM clock from NVML (torch no longer reports clock rates with CUDA 13)."""
+        from bench import identity
+
+        found = self._nvml_handle(props)
+        if not found:
+            return super()._max_clock_mhz(props)
+        pynvml, handle = found
+        mhz, _ = identity.safe_call(pynvml, "nvmlDeviceGetMaxClockInfo", handle, getattr(pynvml, "NVML_CLOCK_SM", 1))
+        return float(mhz) if mhz else super()._max_clock_mhz(props)
 
     def unsupported_reason(self, dtype: str) -> str | None:
         needed = MIN_CAPABILITY.get(dtype)
