@@ -68,7 +68,7 @@ def software_record() -> dict[str, Any]:
 
 
 def new_run(run_id: str, backend: Backend, config: dict[str, Any], options: RunOptions) -> dict[str, Any]:
-    device = backend.info().to_dict()
+    device = backend.cached_info().to_dict()
     return {
         "schema_version": SCHEMA_VERSION, "method_version": METHOD_VERSION, "tool": tool_record(),
         "run_id": run_id, "status": "running", "started_at": utc_now(), "ended_at": None,
@@ -93,7 +93,7 @@ class Runner:
         self.writer = writer
         self.observer = observer or NullObserver()
         self.options = options or RunOptions()
-        self.info = backend.info()
+        self.info = backend.cached_info()
         self.rates: dict[tuple[str, str, str], float] = {}  # best work/s seen, to predict slow cases
 
     def cases(self) -> list[Case]:

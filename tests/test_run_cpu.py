@@ -154,3 +154,23 @@ def test_run_with_profile_prints_and_stores_the_verdict(tiny_suite, tmp_path, ca
     stored = json.loads((out / "verdict.json").read_text())
     assert "Verdict:" in printed and stored["verdict"].upper() in printed
     assert code == {"pass": 0, "conditional pass": 0, "fail": 1, "conditional fail": 1, "inconclusive": 3}[stored["verdict"]]
+
+
+def test_attention_pins_its_backend_only_while_measuring():
+    import torch
+
+    from bench.kernels import attention
+    from bench.kernels.base import Case
+
+    enabled = lambda: (torch.backends.cuda.flash_sdp_enabled(), torch.backends.cuda.math_sdp_enabled())
+    before = enabled()
+    case = Case("attention", "sdpa", "fp32", (("batch", 1), ("heads", 2), ("seq_len", 32), ("head_dim", 16)),
+                (("causal", True),))
+    kernel = attention.make_kernel(case, CpuBackend())
+    kernel.setup()
+    chosen = kernel.record()["sdpa_backend"]
+    assert enabled() == (chosen == "FLASH_ATTENTION", chosen == "MATH")  # only the chosen backend is on
+    kernel.step()
+    assert kernel.check().passed
+    kernel.teardown()
+    assert enabled() == before

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if len(backends) != 1:
         raise UsageError(f"--device {args.device} names {len(backends)} devices; `bench run` measures one at a time here")
     backend = backends[0]
-    label = backend.info().torch_device
+    label = backend.cached_info().torch_device
     run_id = new_run_id(label)
     run_dir = Path(args.out) if args.out else Path(args.results_dir) / run_id
     options = RunOptions(command=["bench", *sys.argv[1:]])
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     run_units.prepare_unit(writer.run, args, plan)
     writer.flush()
     observer = make_observer(args.quiet, args.json, sys.stderr)
-    print(f"accelbench: {backend.info().name} ({label}), suite {config['name']} -> {run_dir}", file=sys.stderr)
+    print(f"accelbench: {backend.cached_info().name} ({label}), suite {config['name']} -> {run_dir}", file=sys.stderr)
     try:
         result = Runner(backend, config, writer, observer, options).run()
     except KeyboardInterrupt:

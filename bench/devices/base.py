@@ -50,6 +50,13 @@ class Backend(abc.ABC):
 
     def __init__(self, index: int | None = None):
         self.index = index
+        self._info: DeviceInfo | None = None
+
+    def cached_info(self) -> DeviceInfo:
+        """info(), read once: vendor queries (NVML, sysfs) stay out of the per-measurement path."""
+        if self._info is None:
+            self._info = self.info()
+        return self._info
 
     # -- presence ---------------------------------------------------------
     @classmethod
@@ -87,7 +94,7 @@ class Backend(abc.ABC):
         """A callable that evicts the last-level cache by writing a buffer twice its size.
 
         Used between samples, outside the timed region, so every sample reads from DRAM."""
-        llc = self.info().last_level_cache_bytes or 64 * 2**20
+        llc = self.cached_info().last_level_cache_bytes or 64 * 2**20
         buffer = torch.empty(2 * llc // 4, dtype=torch.float32, device=self.torch_device)
 
         def flush() -> None:
