@@ -49,6 +49,7 @@ class ReportData:
     spec_how: str
     verdict: dict[str, Any] | None
     limits: list[Limit]
+    provenance: list[str] = dataclasses.field(default_factory=list)  # signature status, stand-in labels
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -97,7 +98,16 @@ def gather(run_dir: str | Path, verdict: Mapping[str, Any] | None = None) -> Rep
     run = read_run(run_dir)
     verdict = dict(verdict) if verdict else _load_verdict(run_dir if run_dir.is_dir() else run_dir.parent, run)
     spec, how = _declared_spec(run, verdict)
-    return ReportData(run, spec, how, verdict, profile_limits(list_profiles()))
+    return ReportData(run, spec, how, verdict, profile_limits(list_profiles()), provenance(run_dir, run))
+
+
+def provenance(run_dir: Path, run: dict[str, Any]) -> list[str]:
+    """What every report must say about where the numbers come from: signed or not, stand-ins."""
+    from bench.recompute import run_labels
+    from bench.signing import signature_status
+
+    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    return [f"signature: {signature_status(folder)}"] + run_labels(run)
 
 
 # --- figures ---------------------------------------------------------------------------------------
@@ -412,6 +422,25 @@ def stream_rows(data: ReportData) -> list[list[str]]:
             for kernel, e in (data.summary.get("stream") or {}).items()]
 
 
+SEARCH_HEADERS = ["dtype", "best shape", "TFLOPS/TOPS", "trials", "time", "stop reason"]
+
+
+def search_rows(data: ReportData) -> list[list[str]]:
+    """One row per dtype whose peak was searched for (bench/search.py)."""
+    rows = []
+    for dtype, record in (data.run.get("searches") or {}).items():
+        best = record.get("best") or {}
+        shape = "x".join(str(best.get("shape", {}).get(k, "?")) for k in ("m", "n", "k")) if best else "-"
+        rows.append([dtype, shape, _num(best.get("value")), str(record.get("measured_trials", "-")),
+                     f"{record.get('elapsed_s', 0):.0f} s", str(record.get("stop_reason", "-"))])
+    return rows
+
+
+def anti_detection_findings(data: ReportData) -> list[str]:
+    block = data.summary.get("anti_detection") or {}
+    return list(block.get("findings") or [])
+
+
 def methodology(data: ReportData) -> dict[str, Any]:
     """Counting conventions, statistic, versions, warnings and skips."""
     run = data.run
@@ -510,6 +539,7 @@ def render_html(data: ReportData, figs: Mapping[str, tuple[str, bytes]]) -> str:
         f"<h1>accelbench report: {_e(device.get('name'))}</h1>",
         f'<p class="sub">run {_e(data.run.get("run_id"))} · status {_e(data.run.get("status"))} · '
         f"suite {_e((data.run.get('config') or {}).get('name'))}</p>",
+        "".join(f'<p class="sub"><strong>{_e(label)}</strong></p>' for label in data.provenance),
         "<h2>Summary</h2>", _verdict_html(data.verdict), _cards(data),
         _html_table(METRIC_HEADERS, metric_rows(data), {1, 3, 4}), fig("gauges"),
         "<p>A measured TPP or bandwidth is a lower bound on the theoretical peak that export rules use: "
@@ -518,6 +548,11 @@ def render_html(data: ReportData, figs: Mapping[str, tuple[str, bytes]]) -> str:
         "<h2>Roofline</h2>", fig("roofline"),
         "<h2>GEMM</h2>", _html_table(GEMM_HEADERS, gemm_rows(data), {1, 4, 5, 6}), fig("gemm_peaks"), fig("gemm_shapes"),
     ]
+    if search_rows(data):
+        parts += ["<h3>Peak search</h3>", _html_table(SEARCH_HEADERS, search_rows(data), {2, 3})]
+    parts += ["<h3>Data patterns and benchmark detection</h3>",
+              "<ul>" + "".join(f"<li>{_e(f)}</li>" for f in anti_detection_findings(data)) + "</ul>"
+              if anti_detection_findings(data) else "<p>No finding (or no perturbed / low-entropy runs).</p>"]
     if attention_rows(data):
         parts += ["<h2>Attention</h2>", _html_table(["dtype", "case", "TFLOPS", "SDPA backend"], attention_rows(data), {2})]
     parts += ["<h2>Memory streams</h2>", _html_table(["kernel", "GB/s", "array", "x LLC"], stream_rows(data), {1, 3}),
@@ -553,7 +588,7 @@ def render_markdown(data: ReportData, figure_paths: Mapping[str, tuple[str, str]
     method = methodology(data)
     out = [f"# accelbench report: {device.get('name')}", "",
            f"Run `{data.run.get('run_id')}`, status **{data.run.get('status')}**, suite `{(data.run.get('config') or {}).get('name')}`.",
-           "", "## Summary", ""]
+           ""] + [f"**{label}**  " for label in data.provenance] + ["", "## Summary", ""]
     if verdict:
         out += [f"**Verdict: {verdict['verdict'].upper()}** — profile `{verdict['profile']['id']}`, declared "
                 f"{verdict['declared']['name']}, rule {verdict['rule']}", "",
@@ -566,6 +601,11 @@ def render_markdown(data: ReportData, figure_paths: Mapping[str, tuple[str, str]
             "never that it is below one.", "", "## Identity", "", _md_table(["", ""], identity_rows(data)), "",
             "## Roofline", "", fig("roofline"), "## GEMM", "", _md_table(GEMM_HEADERS, gemm_rows(data)), "",
             fig("gemm_peaks"), fig("gemm_shapes")]
+    if search_rows(data):
+        out += ["### Peak search", "", _md_table(SEARCH_HEADERS, search_rows(data)), ""]
+    out += ["### Data patterns and benchmark detection", ""]
+    out += [f"- {f}" for f in anti_detection_findings(data)] or ["No finding (or no perturbed / low-entropy runs)."]
+    out += [""]
     if attention_rows(data):
         out += ["## Attention", "", _md_table(["dtype", "case", "TFLOPS", "SDPA backend"], attention_rows(data)), ""]
     out += ["## Memory streams", "", _md_table(["kernel", "GB/s", "array", "x LLC"], stream_rows(data)), "",

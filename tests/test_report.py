@@ -85,3 +85,20 @@ def test_accelerator_run_uses_the_declared_spec(tmp_path):
 
 def test_missing_run_is_an_input_error(tmp_path):
     assert main(["report", str(tmp_path)]) == 2
+
+
+def test_report_labels_provenance_and_shows_the_search(tmp_path):
+    run = cpu_run()
+    run["searches"] = {"bf16": {"best": {"shape": {"m": 3072, "n": 1024, "k": 256}, "value": 0.82},
+                                "measured_trials": 15, "elapsed_s": 13.0, "stop_reason": "patience"}}
+    run["summary"]["anti_detection"] = {"findings": ["possible benchmark detection: bf16 standard shape won"]}
+    folder = write(tmp_path / "run", run)
+    report.write_report(folder, "all")
+    page = (folder / "report.html").read_text()
+    text = (folder / "report.md").read_text()
+    for rendered_text in (page, text):
+        assert "signature: unsigned" in rendered_text
+        assert "CPU stand-in" in rendered_text
+        assert "3072x1024x256" in rendered_text and "possible benchmark detection" in rendered_text
+    (folder / "signature.dsse.json").write_text("{}")  # a broken signature must not read as valid
+    assert "signature: signed (INVALID)" in report.gather(folder).provenance
