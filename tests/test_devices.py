@@ -134,3 +134,13 @@ def test_cuda_backend_reads_driver_and_max_clock_through_nvml(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", broken)
     assert backend._driver_version(props) is None
     assert backend._max_clock_mhz(props) is None  # props has no clock_rate either: unknown, not invented
+
+
+def test_cpu_max_clock_prefers_cpufreq(tmp_path):
+    from bench.devices.cpu import max_clock_mhz
+
+    (tmp_path / "cpu0" / "cpufreq").mkdir(parents=True)
+    (tmp_path / "cpu0" / "cpufreq" / "cpuinfo_max_freq").write_text("3700000\n")
+    assert max_clock_mhz(tmp_path) == (3700.0, "cpufreq cpuinfo_max_freq")
+    mhz, source = max_clock_mhz(tmp_path / "absent")
+    assert "cpuinfo" in source or mhz is None

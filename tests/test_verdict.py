@@ -160,3 +160,21 @@ def test_cpu_run_end_to_end_with_derived_spec(tmp_path, capsys):
     document = json.loads(capsys.readouterr().out)
     assert document["declared"]["how"] == "derived from the host CPU" and document["declared"]["estimate"]
     assert document["verdict"] == PASS and code == 0
+
+
+def test_cpu_faster_than_its_estimated_peak_is_inconclusive_not_a_contradiction(tmp_path, capsys):
+    """A host CPU's derived peak uses the clock the OS reports, which can sit below the boost clock:
+    beating that estimate says the estimate is low, not that a declaration is false."""
+    from bench import specs
+    host = specs.host_cpu_spec()
+    int8_peak = host.peak_tops("int8") or host.peak_tops("fp32")
+    dtype = "int8" if host.peak_tops("int8") else "fp32"
+    run = make_run(host.name, {dtype: (int8_peak * 1.3, int8_peak * 0.01)}, (20.0, 0.5), backend="cpu",
+                   vendor=host.vendor, compute_units=host.derive["units"], max_clock_mhz=host.derive["clock_mhz"],
+                   extra={"isa_flags": [f for f in open("/proc/cpuinfo").read().split() if f.startswith(("avx", "fma", "amx"))]})
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    _cli(["check", str(tmp_path), "--profile", "us-2023-10", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    contradiction = next(c for c in document["checks"] if c["id"] == "contradiction")
+    assert contradiction["outcome"] == INCONCLUSIVE and "estimate" in contradiction["summary"]
+    assert document["verdict"] == INCONCLUSIVE

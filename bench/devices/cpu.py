@@ -82,6 +82,17 @@ def _parallel_backend() -> str | None:
     return ", ".join(found) or None
 
 
+def max_clock_mhz(sys_cpu: Path = SYS_CPU) -> tuple[float | None, str]:
+    """(MHz, where it came from): cpufreq's maximum (the boost clock) when the kernel exposes it,
+    else /proc/cpuinfo's current 'cpu MHz', which in VMs is often the nominal clock and can sit below boost."""
+    try:
+        khz = int((sys_cpu / "cpu0" / "cpufreq" / "cpuinfo_max_freq").read_text())
+        return khz / 1000.0, "cpufreq cpuinfo_max_freq"
+    except (OSError, ValueError):
+        mhz = _cpuinfo_field("cpu MHz")
+        return (float(mhz), "/proc/cpuinfo cpu MHz (may be below the boost clock)") if mhz else (None, "unknown")
+
+
 class CpuBackend(Backend):
     name = "cpu"
 
@@ -98,18 +109,19 @@ class CpuBackend(Backend):
         flags = isa_flags()
         vendor_id = _cpuinfo_field("vendor_id") or platform.processor() or "unknown"
         vendor = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD"}.get(vendor_id, vendor_id)
-        mhz = _cpuinfo_field("cpu MHz")
+        mhz, clock_source = max_clock_mhz()
         return DeviceInfo(
             backend="cpu", torch_device="cpu", vendor=vendor,
             name=_cpuinfo_field("model name") or platform.processor() or platform.machine(),
             memory_bytes=_meminfo_bytes("MemTotal"),
             compute_units=os.cpu_count(), compute_unit_kind="logical CPU",
             architecture=" ".join([platform.machine()] + flags),
-            max_clock_mhz=float(mhz) if mhz else None,
+            max_clock_mhz=mhz,
             l2_cache_bytes=caches.get(2),
             last_level_cache_bytes=caches[max(caches)] if caches else None,
             runtime_version=_parallel_backend(),
-            extra={"torch_threads": torch.get_num_threads(), "isa_flags": flags, "cache_levels_bytes": caches},
+            extra={"torch_threads": torch.get_num_threads(), "isa_flags": flags, "cache_levels_bytes": caches,
+                   "clock_source": clock_source},
         )
 
     def synchronize(self) -> None:
