@@ -247,7 +247,18 @@ def recompute_run(run: dict[str, Any]) -> Recomputation:
         result.measurements_checked += 1
     check_summary(run, result)
     check_verdict(run, result)
+    for number, unit in enumerate(run.get("units") or []):  # multi-unit runs: each unit's own summary and verdict
+        if isinstance(unit, dict):
+            _check_unit(unit.get("unit") or number, unit, result)
     return result
+
+
+def _check_unit(label: Any, unit: dict[str, Any], result: Recomputation) -> None:
+    inner = Recomputation()
+    check_summary(unit, inner)
+    check_verdict(unit, inner)
+    result.findings.extend(f"unit {label}: {finding}" for finding in inner.findings)
+    result.notes.extend(f"unit {label}: {note}" for note in inner.notes)
 
 
 def recompute(run: dict[str, Any]) -> list[str]:

@@ -341,3 +341,19 @@ def test_edited_verdict_json_is_recomputed_with_the_real_verdict_module(run_dir,
     result = signing.verify_run(run_dir, keys.public_path)
     assert any(f.startswith("file verdict.json: digest differs") for f in result.findings)
     assert any(f.startswith(f"verdict: stored {verdict['verdict']!r}, recomputed") for f in result.recompute_findings)
+
+
+def test_recompute_covers_each_units_summary_and_verdict():
+    import copy
+
+    from run_factory import synthetic_run
+
+    from bench.recompute import recompute_run
+
+    unit = synthetic_run()
+    unit["unit"] = "cpu-1"
+    run = {"schema_version": 1, "units": [copy.deepcopy(unit)]}
+    assert recompute_run(run).findings == []
+    run["units"][0]["summary"]["effective_tpp"]["max"] *= 2  # an edited unit summary, samples untouched
+    findings = recompute_run(run).findings
+    assert findings and all(f.startswith("unit cpu-1: summary.effective_tpp.max") for f in findings)
