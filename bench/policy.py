@@ -82,18 +82,20 @@ def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None,
 
 def measure(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None = None,
             window: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
-            max_iteration_s: float | None = None) -> Timing:
+            max_iteration_s: float | None = None, on_samples: Callable[[int], None] | None = None) -> Timing:
     """Warm up, then sample until the median is known to target_rel_ci or a budget runs out.
 
-    `window()` wraps the sampling phase only (not the warm-up): telemetry observes what is timed."""
+    `window()` wraps the sampling phase only (not the warm-up): telemetry observes what is timed.
+    `on_samples(n)` hears the running sample count after each batch (progress displays)."""
     iterations, warmup = warm_up(step, clock, policy, before_sample, max_iteration_s)
     with window():
-        return _sample(step, clock, policy, before_sample, iterations, warmup)
+        return _sample(step, clock, policy, before_sample, iterations, warmup, on_samples or (lambda n: None))
 
 
 def _sample(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None, iterations: int,
-            warmup: dict[str, Any]) -> Timing:
+            warmup: dict[str, Any], on_samples: Callable[[int], None]) -> Timing:
     totals = clock.time_samples(step, iterations, policy.samples, before_sample)
+    on_samples(len(totals))
     stop_reason = "target confidence reached"
     while True:
         per_iteration = [t / iterations for t in totals]
@@ -108,5 +110,6 @@ def _sample(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook 
             break
         batch = min(5, policy.max_samples - len(totals))
         totals += clock.time_samples(step, iterations, batch, before_sample)
+        on_samples(len(totals))
     return Timing(samples_s=per_iteration, iterations=iterations, warmup=warmup, stop_reason=stop_reason,
                   clock=clock.name, resolution_s=clock.resolution_s)

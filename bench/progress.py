@@ -54,6 +54,7 @@ class LiveObserver:
         self.current: Case | None = None
         self.number = self.total = 0
         self.last = ""
+        self.samples = 0
         self.best: dict[tuple[str, str], tuple[float, str]] = {}
         self.started = time.monotonic()
         self.live = Live(self._render(), console=console, refresh_per_second=4, transient=True)
@@ -61,11 +62,16 @@ class LiveObserver:
         atexit.register(self.close)
 
     def case_started(self, case: Case, number: int, total: int) -> None:
-        self.current, self.number, self.total = case, number, total
+        self.current, self.number, self.total, self.samples = case, number, total, 0
         self.progress.update(self.task, total=total, completed=number - 1)
         self.live.update(self._render())
 
+    def samples_taken(self, case: Case, count: int) -> None:
+        self.samples = count
+        self.live.update(self._render())
+
     def measured(self, m: dict[str, Any]) -> None:
+        self.samples = 0
         value, unit = m["throughput"]["value"], m["throughput"]["unit"]
         key = (m["suite"], m["kernel"] if m["suite"] == "stream" else m["dtype"])
         if m["status"] == "ok" and value > self.best.get(key, (0.0, ""))[0]:
@@ -93,7 +99,8 @@ class LiveObserver:
         lines: list[Any] = [self.progress]
         if case:
             shape = ", ".join(f"{k}={v}" for k, v in case.shape)
-            lines.append(f"[cyan]{case.suite}[/] · {case.kernel} · {case.dtype} · {shape}")
+            sampling = f" · {self.samples} samples" if self.samples else " · warming up"
+            lines.append(f"[cyan]{case.suite}[/] · {case.kernel} · {case.dtype} · {shape}{sampling}")
         if self.last:
             lines.append(f"[dim]last:[/] {self.last}")
         if self.best:

@@ -39,6 +39,7 @@ class Observer(Protocol):
     def case_started(self, case: Case, number: int, total: int) -> None: ...
     def measured(self, measurement: dict[str, Any]) -> None: ...
     def skipped(self, skip: dict[str, Any]) -> None: ...
+    # Optional: samples_taken(case, count) hears the running sample count while a case is measured.
 
 
 class NullObserver:
@@ -233,6 +234,12 @@ class Runner:
         for case in plan:
             self._run_extra(case, sampler)
 
+    def _samples_taken(self, case: Case, count: int) -> None:
+        """Optional observer hook: the running sample count of the case being measured."""
+        hook = getattr(self.observer, "samples_taken", None)
+        if hook:
+            hook(case, count)
+
     def _skip(self, case: Case, reason: str) -> None:
         skip = skip_record(case, reason)
         self.writer.add_skip(skip)
@@ -273,7 +280,8 @@ class Runner:
                 timing = kernel.measure_collective(clock, policy, window=lambda: sampler.window(case.id))
             else:
                 timing = measure(kernel.step, clock, policy, flush, window=lambda: sampler.window(case.id),
-                                 max_iteration_s=self.config["suites"][case.suite].get("max_iteration_s"))
+                                 max_iteration_s=self.config["suites"][case.suite].get("max_iteration_s"),
+                                 on_samples=lambda n: self._samples_taken(case, n))
             check = kernel.check()
         except torch.OutOfMemoryError:
             raise MeasurementError("out of device memory while allocating or running") from None

@@ -111,3 +111,11 @@ def test_a_first_iteration_over_the_limit_stops_the_measurement():
     assert clock.samples_taken == 1  # one iteration, then stop: no 10 samples of a 3 s kernel
     assert measure(never_called, FakeClock(per_iteration_s=0.1), TimingPolicy(samples=3, target_rel_ci=1.0),
                    max_iteration_s=0.5).samples_s
+
+
+def test_sample_count_is_reported_after_each_batch():
+    counts = []
+    policy = TimingPolicy(min_sample_s=1e-3, warmup_min_s=0.0, samples=5, max_samples=12, target_rel_ci=1e-9,
+                          max_measure_s=100.0, warmup_stable_rel=1.0)
+    timing = measure(never_called, FakeClock(1e-3, rel_noise=0.1, seed=2), policy, on_samples=counts.append)
+    assert counts == [5, 10, 12] and len(timing.samples_s) == 12

@@ -34,3 +34,16 @@ def test_live_observer_tracks_best_per_dtype_and_stops_after_the_last_case():
     live.case_started(case, 3, 3)
     live.skipped({"id": case.id, "reason": "too slow"})
     assert not live.live.is_started
+
+
+def test_live_observer_shows_samples_while_a_case_runs():
+    from rich.console import Console
+
+    live = make_observer(False, False, FakeTTY())
+    case = Case("stream", "triad", "fp32", (("elements", 1024),))
+    live.case_started(case, 1, 2)
+    live.samples_taken(case, 7)
+    buffer = io.StringIO()
+    Console(file=buffer, width=120).print(live._render())
+    assert "7 samples" in buffer.getvalue()
+    live.close()
