@@ -127,8 +127,8 @@ class Runner:
         run = self.writer.run
         before = run["audit"]["before"]
         after = audit.audit(self.info.to_dict())
-        run["audit"] = {"before": before, "after": after, "changes": audit.compare_audits(before, after),
-                        "findings": before["findings"] + audit.compare_audits(before, after)}
+        changes = audit.compare_audits(before, after)
+        run["audit"] = {"before": before, "after": after, "changes": changes, "findings": before["findings"] + changes}
         run["summary"] = build_summary(run)
         self.writer.finish(status, **fields)
 

@@ -84,7 +84,8 @@ class StreamKernel(Kernel):
         # Inputs at the checked positions, kept before any kernel overwrites them.
         self.inputs = {name: t[self.index.to(self.device)].to("cpu", torch.float64)
                        for name, t in (("a", self.a), ("b", self.b), ("c", self.c))}
-        self.input_sum = float(self.a.to(torch.float64).sum()) if self.kernel == "read" else None
+        # Accumulate in fp64 without an fp64 copy of the array (that would double the memory needed).
+        self.input_sum = float(torch.sum(self.a, dtype=torch.float64)) if self.kernel == "read" else None
 
     def _check_index(self) -> torch.Tensor:
         gen = torch.Generator().manual_seed(self.seed + 1)

@@ -40,11 +40,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _overrides(args: argparse.Namespace) -> list[str]:
-    overrides = list(args.set)
-    return overrides
-
-
 def _apply_filters(config: dict[str, Any], args: argparse.Namespace) -> None:
     if args.suites:
         wanted = [s.strip() for s in args.suites.split(",") if s.strip()]
@@ -99,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     specs = run_units.unit_specs(args, plan)
     if specs:
         return run_units.run_node(args, plan, specs)
-    config = load_suite_config(args.suite, _overrides(args))
+    config = load_suite_config(args.suite, args.set)
     _apply_filters(config, args)
     backends = select(args.device)
     if len(backends) != 1:
