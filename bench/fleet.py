@@ -101,7 +101,7 @@ def load_manifest(path: str | Path) -> LotManifest:
 
     Each unit is a string or a mapping with `serial` or `uuid`."""
     path = Path(path)
-    data = read_yaml(path, "manifest")
+    data = read_yaml(path, "manifest", mapping=False)  # a bare list of serials is a manifest too
     if isinstance(data, dict) and "units" not in data and isinstance(data.get("manifest"), (dict, list)):
         data = data["manifest"]  # a test plan (bench/plan.py): its manifest block
     if isinstance(data, list):
