@@ -20,6 +20,8 @@ import math
 import random
 from typing import Any, Iterable, Mapping
 
+from bench.search import default_tile
+
 Shape = tuple[int, int, int]
 
 DEFAULT_LOW_ENTROPY_FLAG = 0.10
@@ -161,10 +163,6 @@ def _fmt(shape: Any) -> str:
 
 def anti_detection(run: Mapping[str, Any]) -> dict[str, Any]:
     """summary["anti_detection"] of a run: data-pattern and perturbation comparisons with findings."""
-    from bench.search import (
-        default_tile,  # local: keep import cost off the hot path of summary users
-    )
-
     gemm_config = run.get("config", {}).get("suites", {}).get("gemm", {})
     device = run.get("device", {}) or {}
     tile = gemm_config.get("search", {}).get("tile") or default_tile(device.get("backend", "cpu"))

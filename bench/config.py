@@ -12,7 +12,7 @@ import importlib.resources
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, UsageError
 from bench.kernels.base import INPUT_DISTRIBUTIONS, TORCH_DTYPES
 from bench.kernels.stream import WEIGHTS
 from bench.policy import TimingPolicy
@@ -231,3 +231,27 @@ def timing_policy(config: dict[str, Any], suite: str) -> TimingPolicy:
     """Run-wide timing, overridden per suite."""
     fields = _merge(config.get("timing", {}), config["suites"][suite].get("timing", {}))
     return TimingPolicy(**fields)
+
+
+def select_suites(config: dict[str, Any], suites: str | None, dtypes: str | None) -> None:
+    """Keep only the suites and dtypes asked for (`--suites gemm,stream`, `--dtypes bf16,fp32`), in place."""
+    if suites:
+        wanted = [s.strip() for s in suites.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in config["suites"]]
+        if unknown:
+            raise UsageError(f"--suites: {', '.join(unknown)} not in config {config['name']} "
+                             f"(it has {', '.join(config['suites'])})")
+        config["suites"] = {name: config["suites"][name] for name in wanted}
+    if dtypes:
+        wanted = [d.strip() for d in dtypes.split(",") if d.strip()]
+        known = {d for name in ("gemm", "attention") for d in config["suites"].get(name, {}).get("dtypes", [])}
+        unknown = [d for d in wanted if d not in known]
+        if unknown:
+            raise UsageError(f"--dtypes: unknown or not configured: {', '.join(unknown)} (configured: {', '.join(sorted(known))})")
+        for name in ("gemm", "attention"):
+            if name in config["suites"]:
+                kept = [d for d in config["suites"][name]["dtypes"] if d in wanted]
+                if kept:
+                    config["suites"][name]["dtypes"] = kept
+                else:
+                    del config["suites"][name]

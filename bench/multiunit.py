@@ -27,6 +27,7 @@ from bench.errors import RecordError
 from bench.record.folder import LOG_FILE, UNITS_DIR, RunFolder
 from bench.record.schema import METHOD_VERSION, SCHEMA_VERSION
 from bench.results import tool_record, utc_now
+from bench.summary import build_summary
 
 TAIL_LINES = 12
 STAND_IN_SOURCE = "plan (stand-in)"
@@ -119,8 +120,6 @@ def node_run(run_id: str, command: list[str], config: dict[str, Any], plan: dict
 
 
 def finish_node(path: Path, node: dict[str, Any], units: list[dict[str, Any]], problems: list[str] = ()) -> dict[str, Any]:
-    from bench.summary import build_summary
-
     node["units"] = units
     node["status"] = "complete" if units and all(u["status"] == "complete" for u in units) else "incomplete"
     node["ended_at"] = utc_now()

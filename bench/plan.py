@@ -30,7 +30,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError
+from bench.config import load_suite_config
+from bench.errors import BenchError, ConfigError
+from bench.profiles import load_profile
 from bench.yamlfile import parse_yaml
 
 RULES = ("simple", "guarded")
@@ -196,9 +198,6 @@ def load_plan(path: str | Path) -> Plan:
 def validate_against_config(plan: Plan) -> dict[str, Any]:
     """Resolve and validate the suite config the plan names (so a bad plan fails before running);
     profile and declared spec are loaded too. Returns the resolved config."""
-    from bench.config import load_suite_config
-    from bench.errors import BenchError
-
     try:
         config = load_suite_config(plan.suite, list(plan.overrides))
     except ConfigError as exc:
@@ -208,8 +207,6 @@ def validate_against_config(plan: Plan) -> dict[str, Any]:
         raise _fail(Path(plan.path), "suites", f"{', '.join(unknown)} not in suite {config['name']} "
                                                f"(it has {', '.join(config['suites'])})")
     if plan.profile:
-        from bench.profiles import load_profile
-
         try:
             load_profile(plan.profile)
         except BenchError as exc:

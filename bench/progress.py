@@ -7,33 +7,26 @@ from __future__ import annotations
 
 import atexit
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+from bench.observers import LineObserver, QuietObserver
 
-from bench.kernels.base import Case
+if TYPE_CHECKING:
+    from rich.console import Console, Group
+
+    from bench.kernels.base import Case
 
 
 def make_observer(quiet: bool, json: bool, stream: TextIO) -> Any:
-    """The Observer for `bench run`: quiet for --quiet/--json, live on a TTY, else plain lines."""
-    from bench.commands.run import (  # the plain observers live with the CLI
-        LineObserver,
-        QuietObserver,
-    )
-
+    """The Observer for `bench run`: quiet for --quiet/--json, live on a TTY (when rich is
+    installed), else plain lines."""
     if quiet or json:
         return QuietObserver()
     if getattr(stream, "isatty", lambda: False)():
+        try:
+            from rich.console import Console  # optional: a lean install shows plain lines
+        except ImportError:
+            return LineObserver(stream)
         return LiveObserver(Console(file=stream))
     return LineObserver(stream)
 
@@ -47,6 +40,16 @@ class LiveObserver:
     the best figure so far per (suite, dtype). Stops itself after the last case or at exit."""
 
     def __init__(self, console: Console):
+        from rich.live import Live
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.console = console
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console)
@@ -95,6 +98,9 @@ class LiveObserver:
             self.live.stop()
 
     def _render(self) -> Group:
+        from rich.console import Group
+        from rich.table import Table
+
         case = self.current
         lines: list[Any] = [self.progress]
         if case:

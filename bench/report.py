@@ -23,8 +23,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from bench import metrics  # noqa: E402
 from bench.errors import UsageError  # noqa: E402
 from bench.profiles import Profile, list_profiles  # noqa: E402
+from bench.recompute import run_labels  # noqa: E402
 from bench.record.folder import read_verdict  # noqa: E402
 from bench.record.jsonfile import write_text_atomic  # noqa: E402
+from bench.signing import signature_status  # noqa: E402
 from bench.specs import DeviceSpec, canonical_dtype, load_database  # noqa: E402
 from bench.verdict import read_run  # noqa: E402
 
@@ -104,9 +106,6 @@ def gather(run_dir: str | Path, verdict: Mapping[str, Any] | None = None) -> Rep
 
 def provenance(run_dir: Path, run: dict[str, Any]) -> list[str]:
     """What every report must say about where the numbers come from: signed or not, stand-ins."""
-    from bench.recompute import run_labels
-    from bench.signing import signature_status
-
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     return [f"signature: {signature_status(folder)}"] + run_labels(run)
 

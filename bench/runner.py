@@ -8,7 +8,7 @@ import platform
 import random
 import socket
 import sys
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ from bench.errors import MeasurementError, TooSlow
 from bench.kernels import gemm as gemm_suite
 from bench.kernels.base import Case, Kernel
 from bench.kernels.registry import SUITES
+from bench.observers import Observer, QuietObserver
 from bench.policy import TimingPolicy, measure
 from bench.results import (
     METHOD_VERSION,
@@ -31,21 +32,6 @@ from bench.results import (
 )
 from bench.summary import build_summary, derive_measurement
 from bench.timing import Clock
-
-
-class Observer(Protocol):
-    """Progress callbacks; the CLI renders them. All optional in practice (see NullObserver)."""
-
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, measurement: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
-    # Optional: samples_taken(case, count) hears the running sample count while a case is measured.
-
-
-class NullObserver:
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, measurement: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
 
 
 @dataclasses.dataclass
@@ -92,7 +78,7 @@ class Runner:
         self.backend = backend
         self.config = config
         self.writer = writer
-        self.observer = observer or NullObserver()
+        self.observer = observer or QuietObserver()
         self.options = options or RunOptions()
         self.info = backend.cached_info()
         self.rates: dict[tuple[str, str, str], float] = {}  # best work/s seen, to predict slow cases

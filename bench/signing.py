@@ -34,9 +34,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from bench import __version__
 from bench.errors import ConfigError, ResultsError, UsageError
+from bench.recompute import recompute_run, run_labels, with_stored_verdict
 from bench.record import folder as run_folder
 from bench.record.folder import SIGNATURE_FILE
 from bench.record.jsonfile import write_json
+from bench.record.units import unit_summaries
 
 EXCLUDED_FILES = frozenset({SIGNATURE_FILE})  # paths relative to the run folder, never in the manifest
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -185,10 +187,6 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 def build_statement(run_dir: str | Path, run: dict[str, Any], public_key: Ed25519PublicKey,
                     signed_at: str | None = None) -> dict[str, Any]:
     """The in-toto Statement v1 for a run folder: files as subjects, run facts as predicate."""
-    from bench.fleet import (
-        unit_summaries,  # here, not at the top: fleet imports this module's status
-    )
-
     manifest = build_manifest(run_dir)
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {
@@ -385,8 +383,6 @@ def verify_run(run_dir: str | Path, public_key_path: str | Path | list[str | Pat
 
     `public_key_path`: one key file or several (e.g. operator and authorizer); each must have signed.
     None: the key embedded in the envelope, which proves integrity but not who signed."""
-    from bench.recompute import recompute_run, run_labels, with_stored_verdict
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: not a folder")

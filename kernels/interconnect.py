@@ -19,6 +19,7 @@ import torch
 
 from bench import metrics, stats
 from bench.devices.base import Backend, DeviceInfo
+from bench.distributed import world
 from bench.errors import MeasurementError
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 from bench.policy import Timing, TimingPolicy
@@ -29,8 +30,6 @@ WARMUP_ITERATIONS = 5  # fixed, identical on every rank
 
 
 def _world() -> tuple[int, int, str | None]:
-    from bench.distributed import world
-
     return world()
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from bench.verdict import check_run, render_verdict, save_verdict
+from bench.ci_outputs import junit_xml, markdown_summary
+from bench.errors import EXIT_INCONCLUSIVE, BenchError
+from bench.multiunit import unit_runs
+from bench.verdict import check_run, read_run, render_verdict, save_verdict
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -27,9 +31,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from bench.multiunit import unit_runs
-    from bench.verdict import read_run
-
     units = unit_runs(read_run(args.run_dir))
     if units:
         return _run_units(args, units)
@@ -46,11 +47,6 @@ def run(args) -> int:
 
 
 def _write_ci_outputs(args, verdict) -> None:
-    from pathlib import Path
-
-    from bench.ci_outputs import junit_xml, markdown_summary
-    from bench.verdict import read_run
-
     if args.junit:
         Path(args.junit).write_text(junit_xml(verdict.to_dict()))
     if args.summary_md:
@@ -60,8 +56,6 @@ def _write_ci_outputs(args, verdict) -> None:
 
 def _run_units(args, units) -> int:
     """A multi-unit run folder: one verdict per unit; the exit code is the worst of them."""
-    from bench.errors import EXIT_INCONCLUSIVE, BenchError
-
     code, results = 0, {}
     for label, unit in units:
         try:

@@ -7,6 +7,8 @@ import argparse
 from typing import Any
 
 from bench.errors import EXIT_OK
+from bench.report import write_report
+from bench.verdict import check_run
 
 FORMATS = ("html", "md", "all")  # bench.report.FORMATS; matplotlib loads only when a report is made
 
@@ -23,12 +25,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.report import write_report
-
     verdict = None
     if args.profile:
-        from bench.verdict import check_run
-
         verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule).to_dict()
     for path in write_report(args.run_dir, args.format, args.out, verdict):
         print(path)

@@ -11,13 +11,14 @@ from typing import Any
 from bench import distributed, render
 from bench.ci_outputs import write_run_exports
 from bench.commands import run_units
-from bench.config import load_suite_config
+from bench.config import load_suite_config, select_suites
 from bench.devices import select
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
-from bench.kernels.base import Case
+from bench.observers import LineObserver, QuietObserver  # noqa: F401  (re-exported)
 from bench.progress import make_observer
 from bench.results import RunWriter, new_run_id
 from bench.runner import Runner, RunOptions, new_run
+from bench.verdict import check_run, render_verdict, save_verdict
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -40,52 +41,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _apply_filters(config: dict[str, Any], args: argparse.Namespace) -> None:
-    if args.suites:
-        wanted = [s.strip() for s in args.suites.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in config["suites"]]
-        if unknown:
-            raise UsageError(f"--suites: {', '.join(unknown)} not in config {config['name']} "
-                             f"(it has {', '.join(config['suites'])})")
-        config["suites"] = {name: config["suites"][name] for name in wanted}
-    if args.dtypes:
-        wanted = [d.strip() for d in args.dtypes.split(",") if d.strip()]
-        known = {d for name in ("gemm", "attention") for d in config["suites"].get(name, {}).get("dtypes", [])}
-        unknown = [d for d in wanted if d not in known]
-        if unknown:
-            raise UsageError(f"--dtypes: unknown or not configured: {', '.join(unknown)} (configured: {', '.join(sorted(known))})")
-        for name in ("gemm", "attention"):
-            if name in config["suites"]:
-                kept = [d for d in config["suites"][name]["dtypes"] if d in wanted]
-                if kept:
-                    config["suites"][name]["dtypes"] = kept
-                else:
-                    del config["suites"][name]
-
-
-class LineObserver:
-    """One progress line per case on stderr (for logs and non-terminals)."""
-
-    def __init__(self, stream: Any = sys.stderr):
-        self.stream = stream
-
-    def case_started(self, case: Case, number: int, total: int) -> None:
-        self.current = f"[{number}/{total}] {case.id}"
-
-    def measured(self, m: dict[str, Any]) -> None:
-        flag = "" if m["status"] == "ok" else "  WRONG RESULT"
-        print(f"{self.current}: {m['throughput']['value']:.4g} {m['throughput']['unit']}{flag}", file=self.stream)
-
-    def skipped(self, skip: dict[str, Any]) -> None:
-        print(f"{self.current}: skipped ({skip['reason']})", file=self.stream)
-
-
-class QuietObserver:
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, m: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
-
-
 def run(args: argparse.Namespace) -> int:
     plan = run_units.apply_plan(args)  # a plan that does not validate stops here, before anything runs
     launch = distributed.detect_launch()
@@ -95,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if specs:
         return run_units.run_node(args, plan, specs)
     config = load_suite_config(args.suite, args.set)
-    _apply_filters(config, args)
+    select_suites(config, args.suites, args.dtypes)
     backends = select(args.device)
     if len(backends) != 1:
         raise UsageError(f"--device {args.device} names {len(backends)} devices; `bench run` measures one at a time here")
@@ -128,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(run_dir: Path, args: argparse.Namespace, writer: RunWriter | None = None) -> int:
-    from bench.verdict import check_run, render_verdict, save_verdict
-
     verdict = check_run(run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
     if writer is not None:  # plan and unit runs keep their verdict in run.json
         run_units.store_verdict(writer, verdict, args)

@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import distributed, multiunit, render
-from bench.config import load_suite_config
+from bench.config import load_suite_config, select_suites
 from bench.devices import select
 from bench.devices.registry import parse_device
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.multiunit import UnitSpec
+from bench.observers import LineObserver, QuietObserver
 from bench.plan import Plan, load_plan, validate_against_config
 from bench.record.folder import RunFolder
-from bench.results import new_run_id
-from bench.runner import host_record
+from bench.results import RunWriter, new_run_id
+from bench.runner import Runner, RunOptions, host_record, new_run
+from bench.verdict import check_run
 
 PLAN_FIXED = {"suite": "default", "set": [], "suites": None, "dtypes": None, "profile": None, "declared": None,
               "decision_rule": "guarded"}
@@ -126,10 +128,8 @@ def unit_specs(args: argparse.Namespace, plan: Plan | None) -> list[UnitSpec] | 
 
 
 def _resolved_config(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.commands.run import _apply_filters
-
     config = load_suite_config(args.suite, list(args.set))
-    _apply_filters(config, args)
+    select_suites(config, args.suites, args.dtypes)
     return config
 
 
@@ -191,10 +191,6 @@ def run_node(args: argparse.Namespace, plan: Plan | None, specs: list[UnitSpec])
 # --- torchrun / srun: this process is one rank -------------------------------------------------------
 
 def run_rank(args: argparse.Namespace, plan: Plan | None, launch: distributed.Launch) -> int:
-    from bench.commands.run import LineObserver, QuietObserver
-    from bench.results import RunWriter
-    from bench.runner import Runner, RunOptions, new_run
-
     kind, _ = parse_device(args.device)
     if kind == "auto":
         kind = select("auto")[0].info().backend
@@ -228,8 +224,6 @@ def run_rank(args: argparse.Namespace, plan: Plan | None, launch: distributed.La
                       file=sys.stderr)
             Runner(backend, config, writer, observer, options).run()
             if args.profile:
-                from bench.verdict import check_run
-
                 store_verdict(writer, check_run(writer.run, profile=args.profile, declared=args.declared,
                                                 rule=args.decision_rule), args)
             record: dict[str, Any] = writer.run

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from bench import identity
 from bench.devices.accelerator import TorchAcceleratorBackend
 
 # Tensor-core formats by compute capability (CUDA C Programming Guide, "Compute Capabilities").
@@ -35,8 +36,6 @@ class CudaBackend(TorchAcceleratorBackend):
 
     def _nvml_handle(self, props: Any) -> tuple[Any, Any] | None:
         """(pynvml, handle of this GPU), or None without the nvidia-ml-py extra or a working driver."""
-        from bench import identity
-
         pynvml, reason = identity.load_module("pynvml")
         if reason or identity.nvml_session(pynvml):
             return None
@@ -47,15 +46,11 @@ class CudaBackend(TorchAcceleratorBackend):
         return pynvml, handle
 
     def _driver_version(self, props: Any) -> str | None:
-        from bench import identity
-
         found = self._nvml_handle(props)
         return identity.text(identity.safe_call(found[0], "nvmlSystemGetDriverVersion")[0]) if found else None
 
     def _max_clock_mhz(self, props: Any) -> float | None:
         """Maximum SM clock from NVML (torch no longer reports clock rates with CUDA 13)."""
-        from bench import identity
-
         found = self._nvml_handle(props)
         if not found:
             return super()._max_clock_mhz(props)
