@@ -46,3 +46,7 @@ class RecordError(ResultsError):
     """A run-folder file (run.json, verdict.json, a unit record) that is not what accelbench writes:
     binary or not UTF-8, too large, nested too deep, duplicate keys, NaN/Infinity, a wrong type or a
     missing key, or a schema_version from the future. Also raised when asked to write such a value."""
+
+
+class MissingDependency(BenchError):
+    """An optional library a command needs is not installed; the message names the pip package."""

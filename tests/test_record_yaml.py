@@ -33,7 +33,8 @@ HOSTILE = {
     "integer key": ("1: x\n", "a key of type int"),
     "yes/no key": ("on: x\n", "a key of type bool"),
     "merge key": ("base: {x: 1}\nother:\n  <<: {x: 2}\n", "merge keys"),
-    "deep flow": ("[" * 10_000, "nested deeper than 64"),
+    "deep flow": ("[" * 10_000, "nest"),  # libyaml stops this one itself ("maximum nesting depth")
+    "fairly deep flow": ("[" * 70 + "]" * 70, "nested deeper than 64"),
     "deep block": ("a:\n" + "".join(" " * (i + 1) + "a:\n" for i in range(80)), "nested deeper than 64"),
     "python tag": ("a: !!python/object/apply:os.system ['true']\n", "malformed YAML"),
     "huge integer": ("a: " + "9" * 6000 + "\n", "a value YAML cannot hold"),
