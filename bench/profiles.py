@@ -32,6 +32,9 @@ METRICS: dict[str, str] = {
 }
 FLAGS = ("datacenter",)
 OPS = (">=", ">", "<=", "<")
+STRICT_OPS = (">", "<")  # the limit itself is outside the region
+EDGES = ("strict", "inclusive")
+OP_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
 ITEMS = ("accelerator", "cpu", "hbm_stack")
 PROFILE_ENV = "ACCELBENCH_PROFILES"  # extra folders of user profiles, os.pathsep-separated
 
@@ -47,6 +50,13 @@ class Condition:
     flag: str | None = None
     equals: bool | None = None
 
+    @property
+    def edge(self) -> str | None:
+        """"strict" when the limit itself is outside the region (> or <), else "inclusive"."""
+        if self.op is None:
+            return None
+        return "strict" if self.op in STRICT_OPS else "inclusive"
+
     def evaluate(self, values: Mapping[str, Any]) -> bool | None:
         if self.flag:
             actual = values.get(self.flag)
@@ -59,7 +69,14 @@ class Condition:
     def describe(self) -> str:
         if self.flag:
             return f"{self.flag} is {str(self.equals).lower()}"
-        return f"{self.metric} {self.op} {self.value:g} {self.unit}"
+        return f"{self.metric} {self.op} {self.value:,.10g} {self.unit} ({self.edge})"
+
+    def explain(self) -> str:
+        """The criterion in words, saying what happens exactly at the limit."""
+        at_limit = "exactly the limit does not meet it" if self.edge == "strict" else "exactly the limit meets it"
+        if self.flag:
+            return self.describe()
+        return f"{self.metric} {OP_WORDS[self.op]} {self.value:,.10g} {self.unit} ({self.edge}: {at_limit})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +107,8 @@ class Rule:
     description: str
     when: Group
     item: str = "accelerator"
+    unless: tuple[str, ...] = ()  # ids of classes that take precedence ("not specified by 3A090.a")
+    source: str = ""  # the paragraph of the rule text this class encodes
 
     def evaluate(self, values: Mapping[str, Any], item: str = "accelerator") -> bool | None:
         if item != self.item:
@@ -116,13 +135,20 @@ class Profile:
         return self.classify(values, item).conforms
 
     def classify(self, values: Mapping[str, Any], item: str = "accelerator") -> "Classification":
-        matched = [r.id for r in self.classes if r.evaluate(values, item) is True]
-        undetermined = [r.id for r in self.classes if r.evaluate(values, item) is None]
+        """The controlling classification. `criteria_met` lists every class whose conditions hold;
+        `matched` only those that apply after precedence (`unless`) and exemptions, so an item
+        meeting 3A090.a is reported as .a only and a Note-2-exempt item matches nothing."""
+        raw = {r.id: r.evaluate(values, item) for r in self.classes}
+        states = {r.id: _and(raw[r.id], _not(_or([raw.get(u) for u in r.unless]))) for r in self.classes}
         exempt = [r.id for r in self.exemptions if r.evaluate(values, item) is True]
         exempt_unknown = [r.id for r in self.exemptions if r.evaluate(values, item) is None]
+        criteria_met = [cid for cid, state in raw.items() if state is True]
+        matched = [cid for cid, state in states.items() if state is True]
+        undetermined = [cid for cid, state in states.items() if state is None]
         if self.conforms_when == "outside":
             if exempt:
                 conforms: bool | None = True
+                matched, undetermined = [], []
             elif matched:
                 conforms = None if exempt_unknown else False
             else:
@@ -131,7 +157,7 @@ class Profile:
             conforms = True if matched else (None if undetermined else False)
         label = {True: self.labels.get("conforms", "conforms"), False: self.labels.get("does_not_conform", "does not conform"),
                  None: "undetermined (a value the profile needs is not known)"}[conforms]
-        return Classification(self.id, conforms, matched, undetermined, exempt, label)
+        return Classification(self.id, conforms, matched, undetermined, exempt, label, criteria_met)
 
     def leaves(self) -> list[tuple[Rule, Condition]]:
         return [(rule, leaf) for rule in (*self.classes, *self.exemptions) for leaf in rule.when.leaves()]
@@ -151,6 +177,7 @@ class Classification:
     undetermined: list[str]
     exempted_by: list[str]
     label: str
+    criteria_met: list[str] = dataclasses.field(default_factory=list)  # before precedence and exemptions
 
     def short(self) -> str:
         if self.exempted_by:
@@ -160,6 +187,19 @@ class Classification:
         if self.undetermined:
             return "? " + ", ".join(self.undetermined)
         return "none"
+
+
+def _not(value: bool | None) -> bool | None:
+    return None if value is None else not value
+
+
+def _and(*values: bool | None) -> bool | None:
+    return False if False in values else (None if None in values else True)
+
+
+def _or(values: Iterable[bool | None]) -> bool | None:
+    values = list(values)
+    return True if True in values else (None if None in values else False)
 
 
 # --- loading and validation -------------------------------------------------------------------
@@ -175,7 +215,7 @@ def _parse_condition(raw: Any, where: str) -> Condition | Group:
         if not isinstance(raw.get("equals"), bool) or set(raw) != {"flag", "equals"}:
             raise ConfigError(f"{where}: a flag condition is exactly {{flag, equals: true|false}}")
         return Condition(flag=raw["flag"], equals=raw["equals"])
-    unknown = set(raw) - {"metric", "op", "value", "unit"}
+    unknown = set(raw) - {"metric", "op", "value", "unit", "edge"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     metric = raw.get("metric")
@@ -185,10 +225,23 @@ def _parse_condition(raw: Any, where: str) -> Condition | Group:
         raise ConfigError(f"{where}.op: unknown comparison {raw.get('op')!r}; use one of {', '.join(OPS)}")
     value = raw.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}.value: expected a number, got {value!r}")
+        raise ConfigError(f"{where}.value: expected a number, got {_short_repr(value)}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where}.value: a limit must be a finite positive number, got {value!r}")
     if raw.get("unit") != METRICS[metric]:
-        raise ConfigError(f"{where}.unit: {metric} is in {METRICS[metric]!r}, got {raw.get('unit')!r}")
-    return Condition(metric=metric, op=raw["op"], value=float(value), unit=raw["unit"])
+        raise ConfigError(f"{where}.unit: {metric} is in {METRICS[metric]!r}, got {_short_repr(raw.get('unit'))}")
+    condition = Condition(metric=metric, op=raw["op"], value=float(value), unit=raw["unit"])
+    edge = raw.get("edge")
+    if edge is not None and edge not in EDGES:
+        raise ConfigError(f"{where}.edge: {_short_repr(edge)} is not one of {', '.join(EDGES)}")
+    if edge is not None and edge != condition.edge:
+        raise ConfigError(f"{where}.edge: says {edge} but {raw['op']!r} is {condition.edge}")
+    return condition
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _parse_group(raw: Mapping, where: str) -> Group:
@@ -206,14 +259,17 @@ def _parse_rule(raw: Any, where: str) -> Rule:
     if not isinstance(raw, Mapping) or not raw.get("id"):
         raise ConfigError(f"{where}: expected a mapping with an `id`")
     where = f"{where} ({raw['id']})"
-    unknown = set(raw) - {"id", "description", "all", "any", "item"}
+    unknown = set(raw) - {"id", "description", "all", "any", "item", "unless", "source"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     item = raw.get("item", "accelerator")
     if item not in ITEMS:
-        raise ConfigError(f"{where}.item: {item!r} is not one of {', '.join(ITEMS)}")
+        raise ConfigError(f"{where}.item: {_short_repr(item)} is not one of {', '.join(ITEMS)}")
+    unless = raw.get("unless") or []
+    if not isinstance(unless, list) or not all(isinstance(u, str) for u in unless):
+        raise ConfigError(f"{where}.unless: expected a list of class ids")
     when = _parse_group({k: raw[k] for k in ("all", "any") if k in raw}, where)
-    return Rule(str(raw["id"]), str(raw.get("description", "")), when, item)
+    return Rule(str(raw["id"]), str(raw.get("description", "")), when, item, tuple(unless), str(raw.get("source", "")))
 
 
 PROFILE_KEYS = {"id", "title", "citation", "effective", "effective_note", "destinations", "conforms_when",
@@ -235,6 +291,8 @@ def parse_profile(data: Any, path: str) -> Profile:
     citation = data["citation"]
     if not isinstance(citation, Mapping) or not citation.get("document"):
         raise ConfigError(f"{path}: citation.document: name the Federal Register document")
+    if not all(isinstance(v, str) for v in citation.values()):
+        raise ConfigError(f"{path}: citation: every entry must be a string")
     effective = data["effective"]
     if isinstance(effective, str):
         try:
@@ -247,10 +305,18 @@ def parse_profile(data: Any, path: str) -> Profile:
         if not isinstance(data.get(key) or [], list):
             raise ConfigError(f"{path}: {key}: expected a list")
     classes = tuple(_parse_rule(r, f"{path}: classes[{i}]") for i, r in enumerate(data["classes"]))
+    ids = [c.id for c in classes]
+    for rule in classes:
+        for other in rule.unless:
+            if other not in ids or other == rule.id:
+                raise ConfigError(f"{path}: classes ({rule.id}).unless: {other!r} is not another class of this profile")
     exemptions = tuple(_parse_rule(r, f"{path}: exemptions[{i}]") for i, r in enumerate(data.get("exemptions") or []))
     notes = data.get("notes") or []
-    if not isinstance(notes, list):
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise ConfigError(f"{path}: notes: expected a list of strings")
+    for key in ("id", "title"):
+        if not isinstance(data[key], str):
+            raise ConfigError(f"{path}: {key}: expected a string, got {_short_repr(data[key])}")
     return Profile(id=str(data["id"]), title=str(data["title"]), citation=dict(citation), effective=str(effective),
                    conforms_when=data["conforms_when"], labels=dict(data.get("labels") or {}), classes=classes,
                    exemptions=exemptions, notes=tuple(map(str, notes)),
@@ -331,3 +397,97 @@ def region_outcomes(profile: Profile, ranges: Mapping[str, tuple[float, float]],
                                              if tpp_value is not None else None)
             outcomes.add(profile.conforms(values, item))
     return outcomes
+
+
+# --- what an uncertain declaration could change ---------------------------------------------------
+
+def _spec_item(spec: Any) -> str:
+    return "hbm_stack" if getattr(spec, "kind", "") == "hbm_stack" else "accelerator"
+
+
+def _key(result: "Classification") -> tuple:
+    return (result.conforms, tuple(result.matched), tuple(result.undetermined), tuple(result.exempted_by))
+
+
+def _segments(points: list[tuple[float, "Classification"]]) -> list[dict[str, Any]]:
+    """Consecutive values with the same classification, merged into [from, to] segments."""
+    segments: list[dict[str, Any]] = []
+    for value, result in points:
+        if segments and segments[-1]["_key"] == _key(result):
+            segments[-1]["to"] = value
+            continue
+        segments.append({"from": value, "to": value, "classification": result.short(), "conforms": result.conforms,
+                         "_key": _key(result)})
+    for segment in segments:
+        segment.pop("_key")
+    return segments
+
+
+def _factor(name: str, unit: str, low: float, high: float, basis: str, points) -> dict[str, Any]:
+    segments = _segments(points)
+    return {"input": name, "unit": unit, "range": [low, high], "basis": basis, "segments": segments,
+            "changes": len(segments) > 1}
+
+
+def sensitivity(spec: Any, profile: Profile) -> list[dict[str, Any]]:
+    """For each uncertain input of a declared spec (an estimated or unpublished die area, a DRAM
+    bandwidth whose sources conflict, an alternative TPP reading), the classifications the item
+    takes across that input's range, the others held at their declared values. `changes` says
+    whether the conclusion under this profile depends on it."""
+    item, base = _spec_item(spec), spec.profile_values()
+    tpp_value, factors = base["tpp"], []
+    area_range = getattr(spec, "die_area_range", None)
+    if area_range and tpp_value:
+        low, high = area_range
+        cuts = [tpp_value / t for t in profile.thresholds("performance_density")]
+        points = [(a, profile.classify({**base, "performance_density": tpp_value / a}, item))
+                  for a in candidate_points(cuts, low, high)]
+        factors.append(_factor("die area", "mm²", low, high, getattr(spec, "die_area_basis", "") or "estimate", points))
+    bw_range = getattr(spec, "dram_bandwidth_range", None)
+    if bw_range:
+        low, high = bw_range
+        points = [(b, profile.classify({**base, "dram_bandwidth_gbps": b}, item))
+                  for b in candidate_points(profile.thresholds("dram_bandwidth_gbps"), low, high)]
+        factors.append(_factor("DRAM bandwidth", "GB/s", low, high,
+                               getattr(spec, "dram_bandwidth_basis", "") or "estimate", points))
+    readings = spec.tpp_readings() if hasattr(spec, "tpp_readings") else []
+    if len(readings) > 1:
+        points = []
+        for reading in sorted(readings, key=lambda r: r["tpp"]):
+            pd = metrics.performance_density(reading["tpp"], spec.die_area_mm2)
+            points.append((reading["tpp"], profile.classify({**base, "tpp": reading["tpp"], "performance_density": pd}, item)))
+        factor = _factor("TPP reading", "TPP", points[0][0], points[-1][0], "interpretation", points)
+        factor["readings"] = readings
+        factors.append(factor)
+    return factors
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.4g}"
+
+
+def describe_factor(factor: Mapping[str, Any]) -> str:
+    """One line: what the input's range is and which classification holds where."""
+    low, high = factor["range"]
+    head = f"{factor['input']} {_fmt(low)}–{_fmt(high)} {factor['unit']} ({factor['basis']})"
+    if factor["input"] == "TPP reading":
+        parts = [f"{_fmt(r['tpp'])} ({r['reading']}{', used' if r['used'] else ''})" for r in factor["readings"]]
+        head = "TPP readings: " + "; ".join(parts)
+    if not factor["changes"]:
+        return f"{head}: {factor['segments'][0]['classification']} throughout (conclusion unchanged)"
+    pieces = [f"{seg['classification']} for {_fmt(seg['from'])}–{_fmt(seg['to'])}" for seg in factor["segments"]]
+    return f"{head}: {'; '.join(pieces)} — the conclusion depends on this value"
+
+
+def declared_notes(spec: Any, profile: Profile) -> list[str]:
+    """What a verdict on a declared spec should add: every alternative TPP reading, and each
+    estimated input whose range would change the conclusion under this profile."""
+    return [describe_factor(f) for f in sensitivity(spec, profile)
+            if f["changes"] or f["input"] == "TPP reading"]
+
+
+def conclusion_depends_on(spec: Any, profile: Profile) -> list[str]:
+    """Descriptions of the estimated inputs across whose range the item's conformity itself (not
+    just the paragraph) changes: a verdict resting on such a declaration is not supported."""
+    return [describe_factor(f) for f in sensitivity(spec, profile)
+            if len({seg["conforms"] for seg in f["segments"]}) > 1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import os
 import re
 from pathlib import Path
@@ -20,6 +21,14 @@ from bench.yamlfile import read_yaml
 
 CONFIDENCE = ("high", "medium", "low")
 PEAK_UNITS = ("matrix", "vector")
+KINDS = ("accelerator", "cpu", "hbm_stack")
+
+# Formats whose bit length is a reading of the rule rather than a settled fact: when one of them
+# sets the TPP, the TPP without it is printed beside (regulation.md §1.3; regulatory-audit.md 8).
+INTERPRETIVE_FORMATS = {
+    "tf32": "TF32 read at its 19 significant bits, not its 32-bit container",
+    "fp6": "FP6 not counted at 6 bits (the trackers' FP4 x 4 reading)",
+}
 ARCHITECTURES_FILE = "_architectures.yaml"
 CPU_SPEC_ID = "cpu"
 
@@ -78,6 +87,10 @@ class DeviceSpec:
     dram_bandwidth_gbps: float | None = None
     die_area_mm2: float | None = None
     die_area_estimate: bool = False
+    die_area_range: tuple[float, float] | None = None  # (low, high) when the area is not published
+    die_area_basis: str = ""  # which dies are counted, and why the range
+    dram_bandwidth_range: tuple[float, float] | None = None  # when an estimate or sources conflict
+    dram_bandwidth_basis: str = ""
     interconnect_kind: str | None = None
     bidirectional_io_gbps: float | None = None
     derive: Mapping[str, Any] | None = None
@@ -118,6 +131,28 @@ class DeviceSpec:
     def performance_density(self) -> float | None:
         return metrics.performance_density(self.tpp, self.die_area_mm2)
 
+    @property
+    def performance_density_range(self) -> tuple[float, float] | None:
+        """(lowest, highest) PD over the die-area range: a larger area gives a lower density."""
+        if not self.die_area_range or not self.tpp:
+            return None
+        low, high = self.die_area_range
+        return self.tpp / high, self.tpp / low
+
+    def tpp_readings(self) -> list[dict[str, Any]]:
+        """The TPP as used (strict max over bit lengths) and, where an interpretive format sets
+        it, the TPP under the other reading. The first entry is the one every verdict uses."""
+        best = self.best_tops()
+        value, dtype = metrics.max_tpp(best)
+        readings = [{"reading": f"max over all data types, set by {dtype}", "tpp": value, "dtype": dtype, "used": True}]
+        remaining = dict(best)
+        while dtype in INTERPRETIVE_FORMATS and len(remaining) > 1:
+            remaining.pop(dtype)
+            reading = INTERPRETIVE_FORMATS[dtype]
+            value, dtype = metrics.max_tpp(remaining)
+            readings.append({"reading": f"{reading}: set by {dtype}", "tpp": value, "dtype": dtype, "used": False})
+        return readings
+
     def profile_values(self) -> dict[str, Any]:
         """The quantities a threshold profile tests, from the declaration (None = not known)."""
         return {
@@ -129,11 +164,26 @@ class DeviceSpec:
             "datacenter": self.datacenter,
         }
 
-    def matches_name(self, name: str) -> bool:
+    def is_named(self, name: str) -> bool:
+        """Its id or name, ignoring case, spacing and hyphens (`H100 SXM` is `h100-sxm`)."""
+        return _fold(name) in (_fold(self.id), _fold(self.name))
+
+    def matches_pattern(self, name: str) -> bool:
+        """One of its `match` patterns (driver names), case-insensitive, fits the whole name."""
         wanted = _normalise(name)
-        if wanted in (_normalise(self.id), _normalise(self.name)):
-            return True
         return any(re.fullmatch(pattern, wanted, flags=re.IGNORECASE) for pattern in self.match)
+
+    def matches_name(self, name: str) -> bool:
+        return self.is_named(name) or self.matches_pattern(name)
+
+    def starts_with(self, prefix: str) -> bool:
+        """Whether its id, or its name from any word on, starts with `prefix` (`h100`, `MI300`, `910B`)."""
+        key = _fold(prefix)
+        if not key:
+            return False
+        words = _fold(self.name).split()
+        candidates = [_fold(self.id)] + [" ".join(words[i:]) for i in range(len(words))]
+        return any(c.startswith(key) for c in candidates)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -152,6 +202,10 @@ def _normalise(name: str) -> str:
     return " ".join(str(name).split())
 
 
+def _fold(name: str) -> str:
+    return " ".join(str(name).replace("-", " ").replace("_", " ").casefold().split())
+
+
 # --- loading and validation ----------------------------------------------------------------
 
 def _require(entry: Mapping, key: str, where: str, kinds: type | tuple) -> Any:
@@ -164,9 +218,39 @@ def _require(entry: Mapping, key: str, where: str, kinds: type | tuple) -> Any:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"{where}: expected a non-negative number, got {value!r}")
+    """A finite positive number: a zero, negative, NaN or infinite peak, bandwidth or area in a
+    declaration is an input error, never a criterion quietly skipped."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where}: expected a finite positive number, got {_short_repr(value)}")
     return float(value)
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _range(block: Mapping, nominal: float | None, where: str) -> tuple[float, float] | None:
+    raw = block.get("range")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise ConfigError(f"{where}.range: expected [low, high]")
+    low, high = (_number(v, f"{where}.range") for v in raw)
+    if low > high or (nominal is not None and not low <= nominal <= high):
+        raise ConfigError(f"{where}.range: [{low:g}, {high:g}] must be ordered and contain the value {nominal!r}")
+    return low, high
+
+
+def _block(raw: Any, where: str, keys: set[str]) -> Mapping:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping or null")
+    unknown = set(raw) - keys
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    return raw
 
 
 def _source(block: Mapping, where: str, sources: Mapping[str, str]) -> str:
@@ -195,7 +279,10 @@ def _parse_peak(raw: Any, where: str, sources: Mapping[str, str]) -> Peak:
 
 
 DEVICE_KEYS = {"id", "name", "vendor", "architecture", "datacenter", "match", "confidence", "notes",
-               "peaks", "memory", "die_area", "interconnect", "derive", "kind"}
+               "peaks", "memory", "die_area", "interconnect", "derive", "kind", "estimate"}
+MEMORY_KEYS = {"gib", "bandwidth_gbps", "estimate", "range", "basis", "source"}
+AREA_KEYS = {"mm2", "estimate", "range", "basis", "source"}
+LINK_KEYS = {"kind", "bidirectional_gbps", "basis", "source"}
 
 
 def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "") -> DeviceSpec:
@@ -217,22 +304,34 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
     datacenter = raw.get("datacenter", True)
     if datacenter is not None and not isinstance(datacenter, bool):
         raise ConfigError(f"{where}.datacenter: expected true or false")
+    kind = raw.get("kind", "accelerator")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}.kind: {_short_repr(kind)} is not one of {', '.join(KINDS)}")
+    for key in ("name", "vendor", "notes", "architecture"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {_short_repr(raw[key])}")
+    if not isinstance(raw.get("estimate", False), bool):
+        raise ConfigError(f"{where}.estimate: expected true or false")
     field_sources: dict[str, str] = {}
-    memory = raw.get("memory") or {}
+    memory = _block(raw.get("memory"), f"{where}.memory", MEMORY_KEYS)
     if memory:
         field_sources["memory"] = _source(memory, f"{where}.memory", sources)
-    area = raw.get("die_area") or {}
+    area = _block(raw.get("die_area"), f"{where}.die_area", AREA_KEYS)
     if area:
         field_sources["die_area"] = _source(area, f"{where}.die_area", sources)
-    link = raw.get("interconnect") or {}
+    link = _block(raw.get("interconnect"), f"{where}.interconnect", LINK_KEYS)
     if link:
         field_sources["interconnect"] = _source(link, f"{where}.interconnect", sources)
     derive = raw.get("derive")
+    if derive is not None and not isinstance(derive, Mapping):
+        raise ConfigError(f"{where}.derive: expected a mapping with units, clock_mhz, source")
     if derive:
         field_sources["derive"] = _source(derive, f"{where}.derive", sources)
         _number(derive.get("units"), f"{where}.derive.units")
         _number(derive.get("clock_mhz"), f"{where}.derive.clock_mhz")
     match = raw.get("match") or []
+    if not isinstance(match, list):
+        raise ConfigError(f"{where}.match: expected a list of patterns")
     for i, pattern in enumerate(match):
         try:
             re.compile(pattern)
@@ -242,14 +341,23 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
     def optional(block: Mapping, key: str, label: str) -> float | None:
         return _number(block[key], f"{where}.{label}.{key}") if block.get(key) is not None else None
 
+    die_area = optional(area, "mm2", "die_area")
+    area_range = _range(area, die_area, f"{where}.die_area")
+    if area.get("estimate") and not area_range:
+        raise ConfigError(f"{where}.die_area: an estimated area needs a range: [low, high]")
+    bandwidth = optional(memory, "bandwidth_gbps", "memory")
+    bw_range = _range(memory, bandwidth, f"{where}.memory")
+    if bw_range and not (memory.get("estimate") or memory.get("basis")):
+        raise ConfigError(f"{where}.memory: a bandwidth range needs `estimate: true` or a `basis` saying why")
     return DeviceSpec(
         id=device_id, name=_require(raw, "name", where, str), vendor=_require(raw, "vendor", where, str),
         architecture=raw.get("architecture"), peaks=peaks, datacenter=datacenter, match=tuple(match),
         confidence=confidence, memory_gib=optional(memory, "gib", "memory"),
-        dram_bandwidth_gbps=optional(memory, "bandwidth_gbps", "memory"),
-        die_area_mm2=optional(area, "mm2", "die_area"), die_area_estimate=bool(area.get("estimate", False)),
+        dram_bandwidth_gbps=bandwidth, die_area_mm2=die_area, die_area_estimate=bool(area.get("estimate", False)),
+        die_area_range=area_range, die_area_basis=str(area.get("basis", "")),
+        dram_bandwidth_range=bw_range, dram_bandwidth_basis=str(memory.get("basis", "estimate" if bw_range else "")),
         interconnect_kind=link.get("kind"), bidirectional_io_gbps=optional(link, "bidirectional_gbps", "interconnect"),
-        derive=dict(derive) if derive else None, kind=raw.get("kind", "accelerator"),
+        derive=dict(derive) if derive else None, kind=kind, estimate=bool(raw.get("estimate", False)),
         notes=str(raw.get("notes", "")), sources=dict(sources), field_sources=field_sources, path=path)
 
 
@@ -273,19 +381,30 @@ class Database:
     cpu_isa: dict[str, Any]
     plausibility: dict[str, Any]
 
+    def exact(self, name: str) -> list[DeviceSpec]:
+        """Entries the name denotes exactly: by id or name if any, else by `match` pattern."""
+        named = [s for s in self.devices if s.is_named(name)]
+        return named or [s for s in self.devices if s.matches_pattern(name)]
+
+    def lookup(self, name: str) -> list[DeviceSpec]:
+        """Every entry a person could mean: the exact hits, or else every entry whose id or name
+        starts with what was typed (`H100` -> SXM, PCIe and NVL)."""
+        return self.exact(name) or [s for s in self.devices if s.starts_with(name)]
+
     def find(self, name: str) -> DeviceSpec | None:
-        """Look a spec up by id, name or a `match` pattern (case-insensitive)."""
-        for spec in self.devices:
-            if spec.matches_name(name):
-                return spec
-        return None
+        """The one entry a driver-reported name or an id denotes, or None (unknown or ambiguous)."""
+        hits = self.exact(name)
+        return hits[0] if len(hits) == 1 else None
 
     def get(self, name: str) -> DeviceSpec:
-        spec = self.find(name)
-        if spec is None:
-            known = ", ".join(s.id for s in self.devices)
-            raise UsageError(f"no device {name!r} in the specification database; known: {known}")
-        return spec
+        hits = self.lookup(name)
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            listed = ", ".join(f"{s.id} ({s.name})" for s in hits)
+            raise UsageError(f"{_short_repr(name)} is ambiguous: {len(hits)} parts match: {listed}; name one of these ids")
+        known = ", ".join(s.id for s in self.devices)
+        raise UsageError(f"no device {_short_repr(name)} in the specification database; known: {known}")
 
     def match_device(self, device: Mapping[str, Any]) -> DeviceSpec | None:
         """The declared spec for a run's `device` block: the derived host spec for CPUs,
