@@ -209,9 +209,12 @@ def _parse_condition(raw: Any, where: str) -> Condition | Group:
         raise ConfigError(f"{where}: expected a mapping (a condition or an all/any group)")
     if "all" in raw or "any" in raw:
         return _parse_group(raw, where)
+    for key in ("metric", "op", "flag", "unit", "edge"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {_short_repr(raw[key])}")
     if "flag" in raw:
         if raw["flag"] not in FLAGS:
-            raise ConfigError(f"{where}.flag: unknown flag {raw['flag']!r}; known: {', '.join(FLAGS)}")
+            raise ConfigError(f"{where}.flag: unknown flag {_short_repr(raw['flag'])}; known: {', '.join(FLAGS)}")
         if not isinstance(raw.get("equals"), bool) or set(raw) != {"flag", "equals"}:
             raise ConfigError(f"{where}: a flag condition is exactly {{flag, equals: true|false}}")
         return Condition(flag=raw["flag"], equals=raw["equals"])
@@ -220,22 +223,22 @@ def _parse_condition(raw: Any, where: str) -> Condition | Group:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     metric = raw.get("metric")
     if metric not in METRICS:
-        raise ConfigError(f"{where}.metric: unknown metric {metric!r}; known: {', '.join(METRICS)}")
+        raise ConfigError(f"{where}.metric: unknown metric {_short_repr(metric)}; known: {', '.join(METRICS)}")
     if raw.get("op") not in OPS:
-        raise ConfigError(f"{where}.op: unknown comparison {raw.get('op')!r}; use one of {', '.join(OPS)}")
+        raise ConfigError(f"{where}.op: unknown comparison {_short_repr(raw.get('op'))}; use one of {', '.join(OPS)}")
     value = raw.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}.value: expected a number, got {_short_repr(value)}")
     if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{where}.value: a limit must be a finite positive number, got {value!r}")
+        raise ConfigError(f"{where}.value: a limit must be a finite positive number, got {_short_repr(value)}")
     if raw.get("unit") != METRICS[metric]:
-        raise ConfigError(f"{where}.unit: {metric} is in {METRICS[metric]!r}, got {_short_repr(raw.get('unit'))}")
+        raise ConfigError(f"{where}.unit: {metric} is in {_short_repr(METRICS[metric])}, got {_short_repr(raw.get('unit'))}")
     condition = Condition(metric=metric, op=raw["op"], value=float(value), unit=raw["unit"])
     edge = raw.get("edge")
     if edge is not None and edge not in EDGES:
         raise ConfigError(f"{where}.edge: {_short_repr(edge)} is not one of {', '.join(EDGES)}")
     if edge is not None and edge != condition.edge:
-        raise ConfigError(f"{where}.edge: says {edge} but {raw['op']!r} is {condition.edge}")
+        raise ConfigError(f"{where}.edge: says {edge} but {_short_repr(raw['op'])} is {condition.edge}")
     return condition
 
 
@@ -256,14 +259,16 @@ def _parse_group(raw: Mapping, where: str) -> Group:
 
 
 def _parse_rule(raw: Any, where: str) -> Rule:
-    if not isinstance(raw, Mapping) or not raw.get("id"):
-        raise ConfigError(f"{where}: expected a mapping with an `id`")
+    if not isinstance(raw, Mapping) or not raw.get("id") or not isinstance(raw["id"], str):
+        raise ConfigError(f"{where}: expected a mapping with a string `id`")
+    if len(raw["id"]) > 64:
+        raise ConfigError(f"{where}.id: expected a short id (at most 64 characters), got {_short_repr(raw['id'])}")
     where = f"{where} ({raw['id']})"
     unknown = set(raw) - {"id", "description", "all", "any", "item", "unless", "source"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     item = raw.get("item", "accelerator")
-    if item not in ITEMS:
+    if not isinstance(item, str) or item not in ITEMS:
         raise ConfigError(f"{where}.item: {_short_repr(item)} is not one of {', '.join(ITEMS)}")
     unless = raw.get("unless") or []
     if not isinstance(unless, list) or not all(isinstance(u, str) for u in unless):
@@ -285,9 +290,9 @@ def parse_profile(data: Any, path: str) -> Profile:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     for key in ("id", "title", "citation", "effective", "conforms_when", "classes"):
         if data.get(key) in (None, "", []):
-            raise ConfigError(f"{path}: missing required key {key!r}")
-    if data["conforms_when"] not in ("outside", "inside"):
-        raise ConfigError(f"{path}: conforms_when: {data['conforms_when']!r} is not 'outside' or 'inside'")
+            raise ConfigError(f"{path}: missing required key {_short_repr(key)}")
+    if not isinstance(data["conforms_when"], str) or data["conforms_when"] not in ("outside", "inside"):
+        raise ConfigError(f"{path}: conforms_when: {_short_repr(data['conforms_when'])} is not 'outside' or 'inside'")
     citation = data["citation"]
     if not isinstance(citation, Mapping) or not citation.get("document"):
         raise ConfigError(f"{path}: citation.document: name the Federal Register document")
@@ -298,18 +303,21 @@ def parse_profile(data: Any, path: str) -> Profile:
         try:
             datetime.date.fromisoformat(effective)
         except ValueError:
-            raise ConfigError(f"{path}: effective: {effective!r} is not a YYYY-MM-DD date") from None
+            raise ConfigError(f"{path}: effective: {_short_repr(effective)} is not a YYYY-MM-DD date") from None
     elif not isinstance(effective, datetime.date):
         raise ConfigError(f"{path}: effective: expected a YYYY-MM-DD date")
     for key in ("classes", "exemptions"):
-        if not isinstance(data.get(key) or [], list):
+        if data.get(key) is not None and not isinstance(data[key], list):
             raise ConfigError(f"{path}: {key}: expected a list")
+    labels = data.get("labels") or {}
+    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
+        raise ConfigError(f"{path}: labels: expected a mapping of conforms / does_not_conform -> text")
     classes = tuple(_parse_rule(r, f"{path}: classes[{i}]") for i, r in enumerate(data["classes"]))
     ids = [c.id for c in classes]
     for rule in classes:
         for other in rule.unless:
             if other not in ids or other == rule.id:
-                raise ConfigError(f"{path}: classes ({rule.id}).unless: {other!r} is not another class of this profile")
+                raise ConfigError(f"{path}: classes ({rule.id}).unless: {_short_repr(other)} is not another class of this profile")
     exemptions = tuple(_parse_rule(r, f"{path}: exemptions[{i}]") for i, r in enumerate(data.get("exemptions") or []))
     notes = data.get("notes") or []
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
@@ -317,6 +325,8 @@ def parse_profile(data: Any, path: str) -> Profile:
     for key in ("id", "title"):
         if not isinstance(data[key], str):
             raise ConfigError(f"{path}: {key}: expected a string, got {_short_repr(data[key])}")
+    if len(data["id"]) > 64:
+        raise ConfigError(f"{path}: id: expected a short id (at most 64 characters), got {_short_repr(data['id'])}")
     return Profile(id=str(data["id"]), title=str(data["title"]), citation=dict(citation), effective=str(effective),
                    conforms_when=data["conforms_when"], labels=dict(data.get("labels") or {}), classes=classes,
                    exemptions=exemptions, notes=tuple(map(str, notes)),
@@ -351,7 +361,7 @@ def load_profile(name_or_path: str | Profile) -> Profile:
         if file.name.rsplit(".", 1)[0] == name_or_path:
             return parse_profile(read_yaml(file), str(file))
     known = ", ".join(f.name.rsplit(".", 1)[0] for f in profile_files())
-    raise UsageError(f"no profile {name_or_path!r}; known: {known} (or pass a file path)")
+    raise UsageError(f"no profile {_short_repr(name_or_path)}; known: {known} (or pass a file path)")
 
 
 def classify_spec(spec: Any, profile: Profile) -> Classification:

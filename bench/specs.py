@@ -210,10 +210,10 @@ def _fold(name: str) -> str:
 
 def _require(entry: Mapping, key: str, where: str, kinds: type | tuple) -> Any:
     if key not in entry or entry[key] is None:
-        raise ConfigError(f"{where}: missing required key {key!r}")
+        raise ConfigError(f"{where}: missing required key {_short_repr(key)}")
     value = entry[key]
     if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
-        raise ConfigError(f"{where}.{key}: expected {getattr(kinds, '__name__', kinds)}, got {value!r}")
+        raise ConfigError(f"{where}.{key}: expected {getattr(kinds, '__name__', kinds)}, got {_short_repr(value)}")
     return value
 
 
@@ -238,7 +238,7 @@ def _range(block: Mapping, nominal: float | None, where: str) -> tuple[float, fl
         raise ConfigError(f"{where}.range: expected [low, high]")
     low, high = (_number(v, f"{where}.range") for v in raw)
     if low > high or (nominal is not None and not low <= nominal <= high):
-        raise ConfigError(f"{where}.range: [{low:g}, {high:g}] must be ordered and contain the value {nominal!r}")
+        raise ConfigError(f"{where}.range: [{low:g}, {high:g}] must be ordered and contain the value {_short_repr(nominal)}")
     return low, high
 
 
@@ -257,8 +257,10 @@ def _source(block: Mapping, where: str, sources: Mapping[str, str]) -> str:
     key = block.get("source")
     if not key:
         raise ConfigError(f"{where}.source: every number needs a source")
+    if not isinstance(key, str):
+        raise ConfigError(f"{where}.source: expected a key of `sources`, got {_short_repr(key)}")
     if key not in sources:
-        raise ConfigError(f"{where}.source: {key!r} is not defined under `sources` (known: {', '.join(sources)})")
+        raise ConfigError(f"{where}.source: {_short_repr(key)} is not defined under `sources` (known: {', '.join(sources)})")
     return str(key)
 
 
@@ -267,10 +269,10 @@ def _parse_peak(raw: Any, where: str, sources: Mapping[str, str]) -> Peak:
         raise ConfigError(f"{where}: expected a mapping with dtype, tops, source")
     dtype = _require(raw, "dtype", where, str)
     if dtype not in metrics.BIT_LENGTH:
-        raise ConfigError(f"{where}.dtype: unknown dtype {dtype!r}; known: {', '.join(metrics.BIT_LENGTH)}")
+        raise ConfigError(f"{where}.dtype: unknown dtype {_short_repr(dtype)}; known: {', '.join(metrics.BIT_LENGTH)}")
     unit = raw.get("unit", "matrix")
     if unit not in PEAK_UNITS:
-        raise ConfigError(f"{where}.unit: {unit!r} is not one of {', '.join(PEAK_UNITS)}")
+        raise ConfigError(f"{where}.unit: {_short_repr(unit)} is not one of {', '.join(PEAK_UNITS)}")
     unknown = set(raw) - {"dtype", "tops", "unit", "accumulate", "source"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -293,6 +295,8 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     device_id = _require(raw, "id", where, str)
+    if len(device_id) > 64 or not device_id.strip():
+        raise ConfigError(f"{where}.id: expected a short id (at most 64 characters), got {_short_repr(device_id)}")
     where = f"{where} ({device_id})"
     peaks_raw = _require(raw, "peaks", where, list)
     if not peaks_raw:
@@ -300,7 +304,7 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
     peaks = tuple(_parse_peak(p, f"{where}.peaks[{i}]", sources) for i, p in enumerate(peaks_raw))
     confidence = raw.get("confidence", "medium")
     if confidence not in CONFIDENCE:
-        raise ConfigError(f"{where}.confidence: {confidence!r} is not one of {', '.join(CONFIDENCE)}")
+        raise ConfigError(f"{where}.confidence: {_short_repr(confidence)} is not one of {', '.join(CONFIDENCE)}")
     datacenter = raw.get("datacenter", True)
     if datacenter is not None and not isinstance(datacenter, bool):
         raise ConfigError(f"{where}.datacenter: expected true or false")
@@ -366,8 +370,8 @@ def parse_device_file(path: Path | Any) -> list[DeviceSpec]:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping with `sources` and `devices`")
     sources = data.get("sources") or {}
-    if not isinstance(sources, Mapping):
-        raise ConfigError(f"{path}: sources: expected a mapping of key -> citation")
+    if not isinstance(sources, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in sources.items()):
+        raise ConfigError(f"{path}: sources: expected a mapping of key -> citation text")
     devices = data.get("devices")
     if not isinstance(devices, list) or not devices:
         raise ConfigError(f"{path}: devices: expected a non-empty list")
@@ -486,7 +490,7 @@ def load_database(extra_files: Iterable[Path] = ()) -> Database:
     for file in [*files, *map(Path, extra_files)]:
         for spec in parse_device_file(file):
             if spec.id in seen:
-                raise ConfigError(f"{file}: device id {spec.id!r} already defined in {seen[spec.id]}")
+                raise ConfigError(f"{file}: device id {_short_repr(spec.id)} already defined in {seen[spec.id]}")
             seen[spec.id] = str(file)
             devices.append(spec)
     arch_path = folder / ARCHITECTURES_FILE

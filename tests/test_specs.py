@@ -321,3 +321,68 @@ def test_profiles_command_lists_and_shows(capsys):
     assert b2["unless"] == ["3A090.a.1", "3A090.a.2"] and {c["edge"] for c in b2["criteria"]} == {"inclusive", "strict"}
     assert cli.main(["profiles", "show", "us-1999-01"]) == 2
     assert cli.main(["profiles", "show"]) == 2
+
+
+# --- hostile declarations and profiles: a typed error, never a crash --------------------------------
+
+HOSTILE = [None, [], {}, "x", 5, -1, float("nan"), float("inf"), True, [1], {"a": 1}, [[1]], "", 0, "y" * 10_000]
+FULL_DEVICE = {
+    "id": "mine", "name": "My", "vendor": "Me", "kind": "accelerator", "datacenter": True, "match": ["A.*"],
+    "confidence": "low", "estimate": False, "notes": "n", "architecture": "cdna3",
+    "peaks": [{"dtype": "bf16", "tops": 100, "source": "s", "unit": "matrix", "accumulate": "fp32"}],
+    "memory": {"gib": 16, "bandwidth_gbps": 1000, "estimate": True, "range": [900, 1100], "basis": "b", "source": "s"},
+    "die_area": {"mm2": 600, "estimate": True, "range": [500, 700], "basis": "b", "source": "s"},
+    "interconnect": {"kind": "x", "bidirectional_gbps": 64, "source": "s"},
+    "derive": {"units": 10, "clock_mhz": 1000, "source": "s"}}
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _paths(child, (*prefix, key))
+
+
+def _replaced(node, path, value):
+    if not path:
+        return value
+    copy = json.loads(json.dumps(node))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copy
+
+
+def _mutations(document):
+    return [(path, value) for path in _paths(document) for value in HOSTILE]
+
+
+def test_every_field_of_a_declaration_replaced_by_hostile_values_gives_a_config_error():
+    tried = 0
+    for path, value in _mutations(FULL_DEVICE):
+        tried += 1
+        try:
+            spec = specs.parse_device(_replaced(FULL_DEVICE, path, value), "hostile", {"s": "x"})
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 600, (path, value)
+            continue
+        values = [spec.tpp, spec.performance_density_range, spec.tpp_readings()]
+        assert all(v is not None for v in values[2:])
+        profiles.sensitivity(spec, PD_PROFILE)
+    assert tried > 600
+
+
+PD_PROFILE = profiles.load_profile("us-2023-10")
+
+
+def test_every_field_of_a_profile_replaced_by_hostile_values_gives_a_config_error():
+    from bench.yamlfile import read_yaml
+    document = json.loads(json.dumps(read_yaml(profiles.profile_files()[1]), default=str))
+    for path, value in _mutations(document):
+        try:
+            profile = profiles.parse_profile(_replaced(document, path, value), "hostile.yaml")
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 600, (path, value)
+            continue
+        assert profile.classify({"tpp": 5000, "performance_density": 3, "datacenter": False}).conforms in (True, False, None)
