@@ -31,8 +31,7 @@ from bench.errors import (
     UsageError,
 )
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
-from bench.profiles import (Profile, classify_spec, conclusion_depends_on, declared_notes, load_profile,
-                            region_outcomes)
+from bench.profiles import Profile, classify_spec, conclusion_depends_on, declared_notes, load_profile, region_outcomes
 from bench.render import fmt
 from bench.specs import (
     Database,
