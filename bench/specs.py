@@ -168,9 +168,12 @@ class DeviceSpec:
         """Its id or name, ignoring case, spacing and hyphens (`H100 SXM` is `h100-sxm`)."""
         return _fold(name) in (_fold(self.id), _fold(self.name))
 
-    def matches_pattern(self, name: str) -> bool:
-        """One of its `match` patterns (driver names), case-insensitive, fits the whole name."""
+    def matches_pattern(self, name: str, vendor_implied: bool = False) -> bool:
+        """One of its `match` patterns (driver names), case-insensitive, fits the whole name; with
+        `vendor_implied`, the name with the vendor put in front (`A100-SXM4-40GB`)."""
         wanted = _normalise(name)
+        if vendor_implied:
+            wanted = f"{self.vendor} {wanted}"
         return any(re.fullmatch(pattern, wanted, flags=re.IGNORECASE) for pattern in self.match)
 
     def matches_name(self, name: str) -> bool:
@@ -392,8 +395,10 @@ class Database:
 
     def lookup(self, name: str) -> list[DeviceSpec]:
         """Every entry a person could mean: the exact hits, or else every entry whose id or name
-        starts with what was typed (`H100` -> SXM, PCIe and NVL)."""
-        return self.exact(name) or [s for s in self.devices if s.starts_with(name)]
+        starts with what was typed (`H100` -> SXM, PCIe and NVL), or else a driver name typed
+        without its vendor (`A100-SXM4-40GB`)."""
+        return (self.exact(name) or [s for s in self.devices if s.starts_with(name)]
+                or [s for s in self.devices if s.matches_pattern(name, vendor_implied=True)])
 
     def find(self, name: str) -> DeviceSpec | None:
         """The one entry a driver-reported name or an id denotes, or None (unknown or ambiguous)."""

@@ -165,7 +165,7 @@ def test_every_id_name_and_literal_pattern_denotes_exactly_one_part():
     ("H100", ["h100-sxm", "h100-pcie", "h100-nvl"]), ("h200", ["h200-sxm", "h200-nvl"]), ("h200-nvl", ["h200-nvl"]),
     ("H200 SXM", ["h200-sxm"]), ("mi300", ["mi300x", "mi300a"]), ("MI300X", ["mi300x"]), ("910b", ["ascend-910b"]),
     ("5090", ["rtx-5090", "rtx-5090d", "rtx-5090d-v2"]), ("a100", ["a100-sxm", "a100-sxm-40gb"]), ("b200", ["b200"]),
-    ("l4", ["l4"]), ("zzz", [])])
+    ("l4", ["l4"]), ("zzz", []), ("A100-SXM4-40GB", ["a100-sxm-40gb"]), ("Instinct MI300X", ["mi300x"])])
 def test_lookup_by_the_names_people_type(typed, expected):
     assert [s.id for s in DB.lookup(typed)] == expected
 
