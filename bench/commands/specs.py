@@ -102,7 +102,7 @@ def _flags(row) -> str:
 def _table(rows, chosen_profiles) -> str:
     head = (f"{'id':13} {'name':32} {'TPP':>8} {'set by':8} {'derived':>8} {'PD':>6} {'BW GB/s':>8} {'conf':6} "
             f"{'flags':5}")
-    head += "".join(f" {p.id:>22}" for p in chosen_profiles)
+    head += "".join(f" {p.id:>26}" for p in chosen_profiles)
     lines = [head]
     for row in rows:
         pd = _num(row["performance_density"], "{:.2f}") + ("~" if row["die_area_estimate"] and row["performance_density"] else "")
@@ -112,8 +112,8 @@ def _table(rows, chosen_profiles) -> str:
                 f"{_flags(row):5}")
         for p in chosen_profiles:
             result = row["classification"][p.id]
-            cell = result["short"][:21] + ("*" if result["depends_on"] else "")
-            line += f" {cell:>22}"
+            cell = result["short"][:25] + ("*" if result["depends_on"] else "")
+            line += f" {cell:>26}"
         lines.append(line)
     lines.append("TPP = dense peak TOPS x input bit length, max over data types (computed from the per-dtype peaks). "
                  "PD = TPP / applicable die area. 'derived' = units x clock x ops/clock.")
