@@ -40,32 +40,46 @@ NEW_TPP = {
     "rtx-5090d-v2": 4750.0,  # as 5090 D
     "mi308x": 2368.0,        # assumption only: "close to the H20" (s-w-kelly), flagged estimate
     "b30a": 28000.0,         # estimate: half a B300 (Reuters via press)
+    "ascend-910b": 5120.0,   # FP16 320 x 16 (boardor.com; claims range 256–376, low confidence)
 }
-# Expected `short` classification under every profile (worked out by hand from the rule texts).
+
+
+def test_every_part_in_the_database_has_a_checked_tpp():
+    assert {s.id for s in DB.devices} <= set(REFERENCE_TPP) | set(NEW_TPP)
+# Expected `short` classification under every profile, worked out by hand from the rule texts:
+# (us-2022-10, us-2023-10, us-2024-12, us-2026-01-tariff, us-2026-01).
+PROFILE_ORDER = ("us-2022-10", "us-2023-10", "us-2024-12", "us-2026-01-tariff", "us-2026-01")
+A, B, NOTE2, CBC = "3A090.a.1, 3A090.a.2", "3A090.b.1, 3A090.b.2", "outside (Note 2 to 3A090)", "case-by-case"
 NEW_CLASSIFICATION = {
-    "rtx-5090": {"us-2022-10": "none", "us-2023-10": "3A090.a.1, 3A090.a.2", "us-2026-01-tariff": "none",
-                 "us-2026-01": "case-by-case"},
-    "rtx-5090d": {"us-2022-10": "none", "us-2023-10": "outside (Note 2 to 3A090)", "us-2026-01": "case-by-case"},
-    "rtx-5090d-v2": {"us-2023-10": "outside (Note 2 to 3A090)"},
-    "l2": {"us-2022-10": "none", "us-2023-10": "none", "us-2026-01": "case-by-case"},
-    "a100-sxm-40gb": {"us-2022-10": "3A090.a", "us-2023-10": "3A090.a.1, 3A090.a.2"},
-    "a800-pcie": {"us-2022-10": "none", "us-2023-10": "3A090.a.1, 3A090.a.2"},
-    "h800-pcie": {"us-2022-10": "none", "us-2023-10": "3A090.a.1, 3A090.a.2", "us-2026-01-tariff": "none"},
-    "h20-141gb": {"us-2023-10": "none", "us-2026-01-tariff": "none", "us-2026-01": "case-by-case"},
-    "mi300a": {"us-2023-10": "3A090.a.1, 3A090.a.2", "us-2026-01-tariff": "none", "us-2026-01": "case-by-case"},
-    "mi350x": {"us-2023-10": "3A090.a.1, 3A090.a.2", "us-2026-01": "none"},
-    "mi210": {"us-2022-10": "none", "us-2023-10": "3A090.b.1, 3A090.b.2", "us-2024-12": "3A090.b.1, 3A090.b.2"},
-    "b100": {"us-2026-01": "none", "us-2026-01-tariff": "none"},
-    "gb300": {"us-2026-01": "none"},
-    "b30a": {"us-2026-01": "none"},
-    "mi308x": {"us-2023-10": "? 3A090.a.2, 3A090.b.2", "us-2026-01": "? case-by-case"},
-    "ascend-910c": {"us-2022-10": "? 3A090.a"},  # 784 GB/s is die-to-die: chip I/O unknown (audit D.5)
-    "mi325x": {"us-2026-01-tariff": "band-2", "us-2026-01": "case-by-case"},
-    "h200-sxm": {"us-2026-01-tariff": "band-1"},
+    "l4": ("none", "3A090.a.2", "3A090.a.2", "none", CBC),           # PD 6.59 >= 5.92 over the whole area range
+    "gb200": ("3A090.a", A, A, "none", "none"),                        # 40,000 > 21,000
+    "l2": ("none", "none", "none", "none", CBC),                       # TPP < 1,600
+    "a100-sxm-40gb": ("3A090.a", A, A, "none", CBC),                   # NVLink 600 meets "600 or more"
+    "a800-pcie": ("none", A, A, "none", CBC),                          # 400 GB/s < 600
+    "h800-pcie": ("none", A, A, "none", CBC),
+    "h20-141gb": ("none", "none", "none", "none", CBC),                # TPP 2,368 < 2,400, PD 2.91 < 3.2
+    "mi300a": ("none", A, A, "none", CBC),                             # IF 512 < 600; 5,300 GB/s above band 1
+    "mi350x": ("3A090.a", A, A, "none", "none"),
+    "mi210": ("none", B, B, "none", CBC),                              # 2,400 <= 2,899 < 4,800, PD 3.67
+    "b100": ("3A090.a", A, A, "none", "none"),
+    "gb300": ("3A090.a", A, A, "none", "none"),
+    "rtx-5090": ("none", A, A, "none", CBC),                           # not datacentre, but TPP >= 4,800
+    "rtx-5090d": ("none", NOTE2, NOTE2, "none", CBC),                  # 4,750 < 4,800 and not datacentre
+    "rtx-5090d-v2": ("none", NOTE2, NOTE2, "none", CBC),
+    "mi308x": ("none", "? 3A090.a.2, 3A090.b.2", "? 3A090.a.2, 3A090.b.2", "none", "? case-by-case"),  # PD, BW unknown
+    "b30a": ("? 3A090.a", A, A, "none", "none"),                       # I/O unknown; TPP ~28,000 > 21,000
+    "ascend-910c": ("? 3A090.a", A, A, "none", CBC),                   # 784 GB/s is die-to-die (audit D.5)
+    "ascend-910": ("none", "3A090.a.2", "3A090.a.2", "none", CBC),
+    "mi325x": ("3A090.a", A, A, "band-2", CBC),
+    "h200-sxm": ("3A090.a", A, A, "band-1", CBC),
 }
 # PD range (lowest, highest) over the recorded die-area range, by hand.
 PD_RANGES = {"mi300x": (20919.2 / 4352, 20919.2 / 880), "ascend-910": (4096 / 1314.25, 4096 / 456.25),
-             "mi355x": (60397.8 / 2596, 60397.8 / 880), "l4": (1940 / 324, 1940 / 265)}
+             "mi355x": (60397.8 / 2596, 60397.8 / 880), "l4": (1940 / 324, 1940 / 265),
+             "mi300a": (15689.6 / 4303, 15689.6 / 871), "mi350x": (55365 / 2596, 55365 / 880),
+             "mi210": (2899.2 / 858, 2899.2 / 711), "b100": (28800 / 1716, 28800 / 1465), "l2": (1545.6 / 324, 1545.6 / 265),
+             "ascend-910c": (12800 / 1716, 12800 / 665.61), "b30a": (28000 / 858, 28000 / 700),
+             "b200": (36000 / 1716, 36000 / 1465)}
 REFERENCE_PD = {"a100-sxm": 6.04, "h100-sxm": 19.45, "h20": 2.91, "l20": 3.14, "l40s": 9.64, "rtx-4090": 8.68,
                 "ascend-910": 8.98, "rtx-5090": 8.94, "mi210": 3.67, "mi300x": 8.86}
 REQUIRED = ["a100-sxm", "a800", "h100-sxm", "h100-pcie", "h100-nvl", "h800", "h20", "h200-sxm", "h200-nvl", "b200",
@@ -90,8 +104,8 @@ def test_new_and_corrected_parts_tpp(device_id, expected):
 
 @pytest.mark.parametrize("device_id, expected", sorted(NEW_CLASSIFICATION.items()))
 def test_new_parts_classification_under_each_profile(device_id, expected):
-    for profile_id, short in expected.items():
-        assert profiles.classify_spec(DB.get(device_id), profiles.load_profile(profile_id)).short() == short, profile_id
+    got = tuple(profiles.classify_spec(DB.get(device_id), profiles.load_profile(p)).short() for p in PROFILE_ORDER)
+    assert got == expected
 
 
 @pytest.mark.parametrize("device_id, expected", sorted(PD_RANGES.items()))
