@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from bench import profiles, specs
 from bench.errors import UsageError
@@ -33,7 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def _selected(name, database) -> list:
     if not name:
         return database.devices
-    if name.lower() == specs.CPU_SPEC_ID or name.endswith((".yaml", ".yml", ".json")):
+    if name.lower() == specs.CPU_SPEC_ID or name.endswith((".yaml", ".yml", ".json")) or os.path.exists(name):
         return [specs.load_declared(name, database)]
     hits = database.lookup(name)
     if not hits:
