@@ -433,6 +433,14 @@ def _segments(points: list[tuple[float, "Classification"]]) -> list[dict[str, An
     return segments
 
 
+def _edge_points(cuts: Iterable[float], low: float, high: float) -> list[float]:
+    """Points on [low, high] that bracket every cut from both sides, so a segment ends just
+    before a strict edge and the next begins at it."""
+    cuts = list(cuts)
+    below = [math.nextafter(c, -math.inf) for c in cuts]
+    return sorted({p for p in candidate_points(cuts, low, high) + below if low <= p <= high})
+
+
 def _factor(name: str, unit: str, low: float, high: float, basis: str, points) -> dict[str, Any]:
     segments = _segments(points)
     return {"input": name, "unit": unit, "range": [low, high], "basis": basis, "segments": segments,
@@ -447,17 +455,25 @@ def sensitivity(spec: Any, profile: Profile) -> list[dict[str, Any]]:
     item, base = _spec_item(spec), spec.profile_values()
     tpp_value, factors = base["tpp"], []
     area_range = getattr(spec, "die_area_range", None)
-    if area_range and tpp_value:
+    bandwidth = base.get("dram_bandwidth_gbps")
+    stack = item == "hbm_stack" and bandwidth
+    if area_range and (tpp_value or stack):
         low, high = area_range
-        cuts = [tpp_value / t for t in profile.thresholds("performance_density")]
-        points = [(a, profile.classify({**base, "performance_density": tpp_value / a}, item))
-                  for a in candidate_points(cuts, low, high)]
+        cuts = ([bandwidth / t for t in profile.thresholds("hbm_bandwidth_density")] if stack else
+                [tpp_value / t for t in profile.thresholds("performance_density")])
+
+        def at_area(a: float) -> dict[str, Any]:
+            if stack:  # 3A090.c: memory bandwidth density of the stack's package
+                return {**base, "hbm_bandwidth_density": bandwidth / a}
+            return {**base, "performance_density": tpp_value / a}
+
+        points = [(a, profile.classify(at_area(a), item)) for a in _edge_points(cuts, low, high)]
         factors.append(_factor("die area", "mm²", low, high, getattr(spec, "die_area_basis", "") or "estimate", points))
     bw_range = getattr(spec, "dram_bandwidth_range", None)
     if bw_range:
         low, high = bw_range
         points = [(b, profile.classify({**base, "dram_bandwidth_gbps": b}, item))
-                  for b in candidate_points(profile.thresholds("dram_bandwidth_gbps"), low, high)]
+                  for b in _edge_points(profile.thresholds("dram_bandwidth_gbps"), low, high)]
         factors.append(_factor("DRAM bandwidth", "GB/s", low, high,
                                getattr(spec, "dram_bandwidth_basis", "") or "estimate", points))
     readings = spec.tpp_readings() if hasattr(spec, "tpp_readings") else []

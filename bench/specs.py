@@ -132,6 +132,13 @@ class DeviceSpec:
         return metrics.performance_density(self.tpp, self.die_area_mm2)
 
     @property
+    def hbm_bandwidth_density(self) -> float | None:
+        """3A090.c 'memory bandwidth density' of a discrete HBM stack: GB/s per mm² of package."""
+        if self.kind != "hbm_stack" or not self.dram_bandwidth_gbps or not self.die_area_mm2:
+            return None
+        return self.dram_bandwidth_gbps / self.die_area_mm2
+
+    @property
     def performance_density_range(self) -> tuple[float, float] | None:
         """(lowest, highest) PD over the die-area range: a larger area gives a lower density."""
         if not self.die_area_range or not self.tpp:
@@ -143,6 +150,8 @@ class DeviceSpec:
         """The TPP as used (strict max over bit lengths) and, where an interpretive format sets
         it, the TPP under the other reading. The first entry is the one every verdict uses."""
         best = self.best_tops()
+        if not best:
+            return []
         value, dtype = metrics.max_tpp(best)
         readings = [{"reading": f"max over all data types, set by {dtype}", "tpp": value, "dtype": dtype, "used": True}]
         remaining = dict(best)
@@ -160,7 +169,7 @@ class DeviceSpec:
             "performance_density": self.performance_density,
             "dram_bandwidth_gbps": self.dram_bandwidth_gbps,
             "bidirectional_io_gbps": self.bidirectional_io_gbps,
-            "hbm_bandwidth_density": None,
+            "hbm_bandwidth_density": self.hbm_bandwidth_density,
             "datacenter": self.datacenter,
         }
 
@@ -301,8 +310,11 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
     if len(device_id) > 64 or not device_id.strip():
         raise ConfigError(f"{where}.id: expected a short id (at most 64 characters), got {_short_repr(device_id)}")
     where = f"{where} ({device_id})"
-    peaks_raw = _require(raw, "peaks", where, list)
-    if not peaks_raw:
+    is_stack = raw.get("kind") == "hbm_stack"
+    peaks_raw = raw.get("peaks") or [] if is_stack else _require(raw, "peaks", where, list)
+    if not isinstance(peaks_raw, list):
+        raise ConfigError(f"{where}.peaks: expected a list")
+    if not peaks_raw and not is_stack:
         raise ConfigError(f"{where}.peaks: at least one dense peak is needed")
     peaks = tuple(_parse_peak(p, f"{where}.peaks[{i}]", sources) for i, p in enumerate(peaks_raw))
     confidence = raw.get("confidence", "medium")

@@ -333,3 +333,19 @@ def test_nan_limit_cannot_let_an_h100_pass(tmp_path):
     path.write_text(PROFILE.replace("value: 1000", "value: .nan"))
     with pytest.raises(ConfigError, match="finite positive"):
         profiles.load_profile(str(path))
+
+
+def test_hbm_stack_memory_bandwidth_density_and_its_area_range():
+    """3A090.c (89 FR 96790): a discrete HBM stack with > 2 GB/s/mm² of package; PD's analogue."""
+    stack = {"id": "hbm3-stack", "name": "HBM3 stack", "vendor": "Test", "kind": "hbm_stack",
+             "memory": {"gib": 24, "bandwidth_gbps": 819, "source": "s"},
+             "die_area": {"mm2": 121, "estimate": True, "range": [100, 500], "source": "s"}}
+    spec = specs.parse_device(stack, "synthetic", {"s": "test"})
+    profile = profiles.load_profile("us-2024-12")
+    assert spec.hbm_bandwidth_density == pytest.approx(819 / 121)
+    assert profiles.classify_spec(spec, profile).matched == ["3A090.c"]
+    factor = profiles.sensitivity(spec, profile)[0]
+    assert factor["changes"] and factor["segments"][0]["to"] == pytest.approx(819 / 2)  # density 2 at 409.5 mm²
+    assert profiles.conclusion_depends_on(spec, profile)
+    assert profiles.classify_spec(DB.get("h200-sxm"), profile).conforms is False  # a.1; c never for accelerators
+    assert "3A090.c" not in profiles.classify_spec(DB.get("h200-sxm"), profile).criteria_met
