@@ -145,14 +145,14 @@ class Profile:
         criteria_met = [cid for cid, state in raw.items() if state is True]
         matched = [cid for cid, state in states.items() if state is True]
         undetermined = [cid for cid, state in states.items() if state is None]
-        if self.conforms_when == "outside":
+        if self.conforms_when == "outside":  # conformity from the raw criteria: .a and .b are both controlled
             if exempt:
                 conforms: bool | None = True
                 matched, undetermined = [], []
-            elif matched:
+            elif criteria_met:
                 conforms = None if exempt_unknown else False
             else:
-                conforms = None if undetermined else True
+                conforms = None if None in raw.values() else True
         else:
             conforms = True if matched else (None if undetermined else False)
         label = {True: self.labels.get("conforms", "conforms"), False: self.labels.get("does_not_conform", "does not conform"),
