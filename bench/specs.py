@@ -8,6 +8,7 @@ derived spec (cores x clock x operations per cycle for its ISA), labelled an est
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.resources
 import math
 import os
@@ -425,7 +426,9 @@ class Database:
             listed = ", ".join(f"{s.id} ({s.name})" for s in hits)
             raise UsageError(f"{_short_repr(name)} is ambiguous: {len(hits)} parts match: {listed}; name one of these ids")
         known = ", ".join(s.id for s in self.devices)
-        raise UsageError(f"no device {_short_repr(name)} in the specification database; known: {known}")
+        close = difflib.get_close_matches(_fold(name), [_fold(s.id) for s in self.devices], n=4, cutoff=0.6)
+        hint = f"did you mean {', '.join(c.replace(' ', '-') for c in close)}? " if close else ""
+        raise UsageError(f"no device {_short_repr(name)} in the specification database; {hint}known: {known}")
 
     def match_device(self, device: Mapping[str, Any]) -> DeviceSpec | None:
         """The declared spec for a run's `device` block: the derived host spec for CPUs,

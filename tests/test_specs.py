@@ -189,6 +189,8 @@ def test_ambiguous_name_is_a_usage_error_listing_the_candidates():
         DB.get("H100")
     assert DB.get("h100 pcie").id == "h100-pcie" and DB.get("MI300A").id == "mi300a"
     assert DB.find("H100") is None  # a driver name must denote one part, never a guess
+    with pytest.raises(UsageError, match="did you mean h100-sxm"):
+        DB.get("h10-sxm")
     # a memory variant not in the database must not fall into another variant's entry
     assert DB.find("NVIDIA A800 PCIe 40GB") is None and DB.find("NVIDIA A100-PCIE-40GB") is None
 
