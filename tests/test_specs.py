@@ -404,3 +404,12 @@ def test_every_field_of_a_profile_replaced_by_hostile_values_gives_a_config_erro
             assert "\n" not in str(exc) and len(str(exc)) < 600, (path, value)
             continue
         assert profile.classify({"tpp": 5000, "performance_density": 3, "datacenter": False}).conforms in (True, False, None)
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01\xff\xfe binary", b"id: [", b"- just\n- a list\n", b"a: &x [1]\nb: *x\n"])
+def test_bench_profiles_show_on_a_bad_file_is_exit_2_with_one_line(tmp_path, capsys, content):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    assert cli.main(["profiles", "show", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
