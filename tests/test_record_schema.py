@@ -151,9 +151,14 @@ def test_device_spec_keys_agree_with_the_loader():
     hints = typing.get_type_hints(inputs.DeviceEntry)
     assert typing.get_args(hints["confidence"]) == specs.CONFIDENCE
     assert typing.get_args(typing.get_type_hints(inputs.PeakEntry)["unit"]) == specs.PEAK_UNITS
+    assert typing.get_args(hints["kind"]) == specs.KINDS
+    assert keys(inputs.MemoryEntry) == specs.MEMORY_KEYS
+    assert keys(inputs.DieAreaEntry) == specs.AREA_KEYS
+    assert keys(inputs.InterconnectEntry) == specs.LINK_KEYS
 
 
 def test_profile_keys_agree_with_the_loader():
     assert keys(inputs.ProfileFile) == profiles.PROFILE_KEYS
     assert typing.get_args(typing.get_type_hints(inputs.MetricCondition)["op"]) == profiles.OPS
     assert typing.get_args(typing.get_type_hints(inputs.ProfileRule)["item"]) == profiles.ITEMS
+    assert typing.get_args(typing.get_type_hints(inputs.MetricCondition)["edge"]) == profiles.EDGES

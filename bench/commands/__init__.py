@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "verify": "verify a signed results folder and recompute its numbers",
     "fleet": "aggregate many units into a shipment-lot summary",
     "specs": "declared device specs, TPP and export-control classification",
+    "profiles": "list threshold profiles, or show one's criteria",
     "check": "verdict for a measured run against a threshold profile",
     "report": "write report.html and report.md for a run folder",
     "compare": "compare runs measurement by measurement",

@@ -174,18 +174,24 @@ class PeakEntry(TypedDict):
 class MemoryEntry(TypedDict, total=False):
     gib: float | None
     bandwidth_gbps: float | None
+    estimate: bool
+    range: list[float]  # [low, high], containing bandwidth_gbps
+    basis: str
     source: Required[str]
 
 
 class DieAreaEntry(TypedDict, total=False):
     mm2: float | None
     estimate: bool
+    range: list[float]  # [low, high], containing mm2
+    basis: str
     source: Required[str]
 
 
 class InterconnectEntry(TypedDict, total=False):
     kind: str | None
     bidirectional_gbps: float | None
+    basis: str
     source: Required[str]
 
 
@@ -201,7 +207,7 @@ class DeviceEntry(TypedDict, total=False):
     id: Required[str]
     name: Required[str]
     vendor: Required[str]
-    peaks: Required[list[PeakEntry]]
+    peaks: list[PeakEntry]  # required except for an HBM stack
     architecture: str | None
     datacenter: bool | None
     match: list[str]
@@ -211,7 +217,8 @@ class DeviceEntry(TypedDict, total=False):
     die_area: DieAreaEntry | None
     interconnect: InterconnectEntry | None
     derive: DeriveEntry | None
-    kind: str  # "accelerator" (default), "cpu", "hbm_stack"
+    kind: Literal["accelerator", "cpu", "hbm_stack"]
+    estimate: bool
 
 
 class DeviceSpecFile(TypedDict, total=False):
@@ -229,6 +236,7 @@ class MetricCondition(TypedDict, total=False):
     op: Required[Literal[">=", ">", "<=", "<"]]
     value: Required[float]
     unit: Required[str]
+    edge: Literal["strict", "inclusive"]
 
 
 class FlagCondition(TypedDict):
@@ -250,13 +258,10 @@ class ProfileRule(TypedDict, total=False):
     id: Required[str]
     description: str
     item: Literal["accelerator", "cpu", "hbm_stack"]
+    unless: list[str]  # ids of classes that take precedence over this one
+    source: str
     all: list[MetricCondition | FlagCondition | AllGroup | AnyGroup]
     any: list[MetricCondition | FlagCondition | AllGroup | AnyGroup]
-
-
-class Citation(TypedDict, total=False):
-    document: Required[str]
-    url: str
 
 
 class ProfileFile(TypedDict, total=False):
@@ -264,7 +269,7 @@ class ProfileFile(TypedDict, total=False):
 
     id: Required[str]
     title: Required[str]
-    citation: Required[Citation]
+    citation: Required[dict[str, str]]  # document (required by the loader), url, ...: open
     effective: Required[str]  # YYYY-MM-DD (YAML may read it as a date)
     effective_note: str
     destinations: str
