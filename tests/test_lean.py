@@ -75,7 +75,7 @@ def test_devices_and_specs_need_no_optional_library(argv):
     assert_clean(bench_without(OPTIONAL, *argv), 0)
 
 
-@pytest.mark.parametrize("argv", [("--help",), ("specs",), ("specs", "--profile", "us-2023-10")])
+@pytest.mark.parametrize("argv", [("--help",), ("specs",), ("specs", "--profile", "us-2023-10"), ("profiles",)])
 def test_help_and_specs_never_import_torch(argv):
     assert_clean(bench_without(("torch", *OPTIONAL), *argv), 0)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bench.errors import ConfigError
@@ -19,13 +17,11 @@ def alias_bomb(levels: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_an_alias_bomb_is_refused_at_once():
+def test_an_alias_bomb_is_refused_at_its_first_alias():
     text = alias_bomb()
-    assert len(text) < 700
-    started = time.perf_counter()
-    with pytest.raises(ConfigError, match="aliases"):
+    assert len(text) < 700  # nine levels of nine: 9**9 = 387 million strings if it were expanded
+    with pytest.raises(ConfigError, match=r"bomb.yaml: line 2: YAML aliases \(\*name\) are not accepted"):
         parse_yaml(text, "bomb.yaml")
-    assert time.perf_counter() - started < 5  # a generous guard against expansion, not a speed goal
 
 
 HOSTILE = {
