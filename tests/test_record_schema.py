@@ -162,3 +162,21 @@ def test_profile_keys_agree_with_the_loader():
     assert typing.get_args(typing.get_type_hints(inputs.MetricCondition)["op"]) == profiles.OPS
     assert typing.get_args(typing.get_type_hints(inputs.ProfileRule)["item"]) == profiles.ITEMS
     assert typing.get_args(typing.get_type_hints(inputs.MetricCondition)["edge"]) == profiles.EDGES
+
+
+@pytest.mark.slow
+def test_a_real_multi_unit_plan_run_validates_node_and_units(tmp_path):
+    """The example plan (two CPU stand-ins, a verdict each): the node record with its `units`, and
+    each unit's own run.json, validate strictly and against the published schema."""
+    from bench.record.folder import read_run
+
+    out = tmp_path / "lot"
+    assert main(["run", "--plan", str(ROOT / "examples" / "plan-cpu-two-units.yaml"), "--out", str(out),
+                 "--quiet"]) in (0, 1, 3)
+    node = read_run(out, strict=True)
+    assert node["kind"] == "multi-unit" and node["plan"] and len(node["units"]) == 2
+    assert all(unit["verdict"]["parameters"]["profile"] == "us-2026-01" for unit in node["units"])
+    assert messages("run", json.loads((out / "run.json").read_text())) == []
+    for unit in node["units"]:
+        read_run(out / unit["run_dir"], strict=True)
+        assert messages("run", json.loads((out / unit["run_dir"] / "run.json").read_text())) == []
