@@ -237,3 +237,10 @@ def test_design_md_outline_names_every_key_of_a_single_device_run():
     assert set(tree["summary"]) == set(typing.get_type_hints(schema.Summary))
     assert set(tree["audit"]) == set(typing.get_type_hints(schema.Audit))
     assert set(tree["measurements"]["throughput"]) == set(typing.get_type_hints(schema.Throughput))
+
+
+def test_a_huge_or_odd_key_in_a_path_is_bounded_and_ascii():
+    record = {"name": "n", "version": "v", "git_commit": None, "\u00e9" + "k" * 10_000: 1}
+    message = problems(record, schema.Tool, strict=True)
+    assert message.startswith("value: \\xe9kkk") and message.endswith(": unknown key (not in Tool)")
+    assert len(message) < 300 and message.isascii()
