@@ -109,3 +109,21 @@ def test_every_command_is_listed_with_its_own_help_line():
         subparsers = next(a for a in parser._actions if a.dest == "command")
         helps = {action.dest: action.help for action in subparsers._choices_actions}
         assert helps[name] == summary, f"bench.commands.COMMANDS[{name!r}] differs from the module's help"
+
+
+def test_a_terminal_without_rich_gets_plain_progress_lines():
+    script = """
+import importlib.abc, io, sys
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "rich":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+sys.meta_path.insert(0, Blocker())
+from bench.progress import make_observer
+print(type(make_observer(False, False, Terminal())).__name__)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "LineObserver", result.stderr[-1000:]
