@@ -132,6 +132,7 @@ def test_cuda_backend_reads_driver_and_max_clock_through_nvml(monkeypatch):
     assert backend._driver_version(props) == "550.54.15"
     broken = FakeNvml(fail={"nvmlInit": NVMLError_LibraryNotFound("no libnvidia-ml")})
     monkeypatch.setitem(sys.modules, "pynvml", broken)
+    backend = CudaBackend(0)  # info() reads NVML once per backend; a fresh one sees the broken library
     assert backend._driver_version(props) is None
     assert backend._max_clock_mhz(props) is None  # props has no clock_rate either: unknown, not invented
 
