@@ -284,3 +284,19 @@ def test_cpu_device_block_records_family_and_clock_source():
     extra = CpuBackend().info().extra
     assert "cpu_family" in extra and extra["clock_source"]
     assert extra["cpu_family"] is None or isinstance(extra["cpu_family"], int)
+
+
+def test_cpu_verdict_spec_depends_only_on_the_recorded_device_block(monkeypatch):
+    from bench import specs
+
+    database = specs.load_database()
+    device = CpuBackend().info().to_dict()
+    before = specs.cpu_spec_from_device(device, database)
+
+    def other_host():
+        raise AssertionError("the host's /proc/cpuinfo must not be read for a recorded run")
+
+    monkeypatch.setattr(specs, "_cpuinfo", other_host)
+    monkeypatch.setattr(specs.os, "cpu_count", lambda: 512)
+    after = specs.cpu_spec_from_device(device, database)
+    assert after == before
