@@ -128,6 +128,7 @@ def _timed(call: Callable[[], Any], backend: Backend) -> float:
 def check_first_calls(backend: Backend, dtypes: tuple[str, ...] = DOCTOR_DTYPES) -> Check:
     backend.activate()
     n = GEMM_SIZE.get(backend.name, ACCELERATOR_GEMM_SIZE)
+    runtime_init_s = _timed(lambda: torch.zeros(1, device=backend.torch_device), backend)  # context, not a dtype's cost
     rows, errors, slow = {}, {}, []
     for dtype in dtypes:
         reason = backend.unsupported_reason(dtype)
@@ -151,9 +152,10 @@ def check_first_calls(backend: Backend, dtypes: tuple[str, ...] = DOCTOR_DTYPES)
         detail += "; failed: " + ", ".join(f"{d} ({e})" for d, e in errors.items())
     if slow:
         detail += f"; slow first call (> {SLOW_FIRST_CALL_S} s): {', '.join(slow)}"
+    detail = f"runtime init {runtime_init_s * 1e3:.0f} ms; first/second: {detail}"
     status = FAIL if errors and not any("first_s" in r for r in rows.values()) else WARN if errors or slow else OK
     return Check(f"first/second call, {n}^3 GEMM", status, detail or "no dtype ran",
-                 {"size": n, "by_dtype": rows, "errors": errors})
+                 {"size": n, "runtime_init_s": runtime_init_s, "by_dtype": rows, "errors": errors})
 
 
 def check_events(backend: Backend) -> Check:
