@@ -301,3 +301,20 @@ def test_host_load_reads_proc(tmp_path):
     (tmp_path / "stat").write_text(next(stats))
     load = procfs.host_load(tmp_path, window_s=0.0, sleep=sleep)
     assert load["load_1min"] == 3.10 and load["running_tasks"] == 4 and load["steal_share"] == 0.25
+
+
+def test_verdict_reads_device_shared_as_a_doubt_and_gpu_host_knobs_as_none():
+    """The finding codes reach bench.verdict's plausibility check as intended (code names for helper B)."""
+    from bench import specs, verdict
+
+    database = specs.load_database()
+    spec = database.get("h200-sxm")
+    run = {"audit": {"findings": []}, "measurements": []}
+    gpu = audit({"backend": "cuda", "index": 0}, environ={"OMP_NUM_THREADS": "1"},
+                nvml=FakeNvml(processes=[(4242, 2**30)], reasons=0x4),
+                host_load=lambda: {"load_1min": 9.0, "usable_cpus": 2, "steal_share": 0.0})
+    run["audit"]["findings"] = gpu["findings"]
+    rows = verdict.check_plausibility(run, spec, {}, database).criteria
+    doubts = {r.id for r in rows if r.outcome == verdict.INCONCLUSIVE}
+    assert "audit: device_shared" in doubts
+    assert not doubts & {"audit: env_knob", "audit: host_busy", "audit: threads_limited"}

@@ -300,3 +300,12 @@ def test_cpu_verdict_spec_depends_only_on_the_recorded_device_block(monkeypatch)
     monkeypatch.setattr(specs.os, "cpu_count", lambda: 512)
     after = specs.cpu_spec_from_device(device, database)
     assert after == before
+
+
+def test_a_new_cpu_run_records_family_clock_source_and_occupancy():
+    from bench.runner import RunOptions, new_run
+
+    run = new_run("t", CpuBackend(), {"suites": {}}, RunOptions(command=["bench"]))
+    assert {"cpu_family", "clock_source"} <= set(run["device"]["extra"])
+    occupancy = run["audit"]["before"]["settings"]["occupancy"]
+    assert occupancy["host"]["usable_cpus"] >= 1 and "load_1min" in occupancy["host"]
