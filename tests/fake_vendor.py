@@ -167,8 +167,15 @@ class FakeAmdsmi(_Fake):
         return {"major": int(major), "minor": int(minor[:1] or 0), "release": 0, "build": "fake"}
 
     def amdsmi_get_gpu_process_list(self, h):
-        return [{"name": name, "pid": pid, "mem": mem, "engine_usage": {"gfx": 0, "enc": 0}}
-                for pid, name, mem in self.v("processes", [])]
+        infos = [{"name": name, "pid": pid, "mem": mem, "engine_usage": {"gfx": 0, "enc": 0}}
+                 for pid, name, mem in self.v("processes", [])]
+        if self.values.get("version", "6.2").startswith("6."):  # 6.x: handles, details via get_gpu_process_info
+            return [("process-handle", i) for i in range(len(infos))]
+        return infos
+
+    def amdsmi_get_gpu_process_info(self, h, process):
+        pid, name, mem = self.v("processes", [])[process[1]]
+        return {"name": name, "pid": pid, "mem": mem, "engine_usage": {"gfx": 0, "enc": 0}}
 
     def amdsmi_get_gpu_board_info(self, h):
         return {"model_number": "102-G30211-00", "product_serial": "692327001234", "fru_id": "N/A",

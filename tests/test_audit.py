@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import types
 
+import pytest
 from fake_vendor import (
     FakeAmdsmi,
     FakeNvml,
@@ -256,10 +257,12 @@ def test_in_a_container_our_own_context_under_a_host_pid_is_not_another_process(
     assert len(two["others"]) == 1
 
 
-def test_amd_process_list_and_bool_clock_lock():
+@pytest.mark.parametrize("version", ["6.0", "7.0"])
+def test_amd_process_list_and_bool_clock_lock(version):
     result = audit({"backend": "rocm", "index": 0}, environ={},
-                   amdsmi=FakeAmdsmi(processes=[(31337, "llama-server", 2**34)], clk_locked=True, version="7.0"))
+                   amdsmi=FakeAmdsmi(processes=[(31337, "llama-server", 2**34)], clk_locked=True, version=version))
     assert {"device_shared", "clocks_locked_low"} <= codes(result)
+    assert "31337 (llama-server)" in next(f["message"] for f in result["findings"] if f["code"] == "device_shared")
     clean = audit({"backend": "rocm", "index": 0}, environ={}, amdsmi=FakeAmdsmi(clk_locked=False, version="7.0"))
     assert not {"device_shared", "clocks_locked_low"} & codes(clean)
 

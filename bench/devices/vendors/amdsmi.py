@@ -135,12 +135,17 @@ def _dict_fields(src: SourceRecord, module: Any, function: str, found: Any, keys
 
 
 def _process_list(module: Any, found: Any) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """7.x returns dicts; 6.x returns process handles that amdsmi_get_gpu_process_info turns into dicts."""
     listed, reason = safe_call(module, "amdsmi_get_gpu_process_list", found)
     if reason:
         return None, reason
     out = []
     for entry in listed or []:
-        entry = entry if isinstance(entry, Mapping) else {}
+        if not isinstance(entry, Mapping):
+            entry, reason = safe_call(module, "amdsmi_get_gpu_process_info", found, entry)
+            if reason:
+                return None, reason
+            entry = entry if isinstance(entry, Mapping) else {}
         out.append({"pid": entry.get("pid"), "name": text(entry.get("name")), "memory_bytes": number(entry.get("mem"))})
     return out, None
 
