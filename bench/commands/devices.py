@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from bench import render
-from bench.devices import BACKENDS, present, registry
+from bench.devices import registry
+from bench.devices.registry import BACKENDS, present
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
