@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import subprocess
 from typing import Any, Callable
 
@@ -124,8 +125,6 @@ def processes_record(source: str, listed: list[dict[str, Any]] | None, reason: s
     of the listed PIDs is ours, one such invisible PID is taken to be this process, and the record says so."""
     if listed is None:
         return {"source": source, "available": False, "reason": reason or "process list not readable", "others": []}
-    import os
-
     own_pid = os.getpid() if own_pid is None else own_pid
     visible = pid_visible or (lambda pid: os.path.exists(f"/proc/{pid}"))
     others = [p for p in listed if p.get("pid") != own_pid]
