@@ -230,3 +230,14 @@ def test_accelerators_without_telemetry_say_not_implemented_once_not_per_measure
     _, summary = run_window(sources, backend=backend)
     assert summary["not_implemented"] and not summary["observed"] and summary["clock_mhz"] is None
     assert tm.window_warnings(summary) == []
+
+
+def test_identity_audit_telemetry_and_vendor_adapters_import_without_torch():
+    """bench verify reaches bench.telemetry through recompute: the vendor layer must not pull torch in."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import bench.telemetry, bench.identity, bench.audit, bench.devices.vendors; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "False"
