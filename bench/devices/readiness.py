@@ -257,6 +257,10 @@ def check_power(backend: Backend, audit_result: dict[str, Any]) -> Check:
     doubtful = [f for f in findings if f["lowers_results"]]
     parts = [f"now: {', '.join(reasons) or 'none'}"] if reasons is not None else \
         [adapter.telemetry_gap() or "no live throttle reasons on this device"]
+    if backend.name == "cpu":
+        host = audit_result["settings"].get("host", {})
+        governor = ", ".join(host.get("cpu_governor") or []) or "not readable (usual in VMs)"
+        parts.append(f"governor {governor}" + ("" if "cpu_boost" not in host else f", boost {'on' if host['cpu_boost'] else 'off'}"))
     parts += [f["message"] for f in findings]
     status = FAIL if any(f["severity"] == "high" for f in doubtful) else WARN if doubtful else OK
     return Check("throttle / power", status, "; ".join(parts), {"reasons": reasons, "findings": findings})
