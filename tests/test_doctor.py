@@ -93,3 +93,22 @@ def test_other_processes_and_lowered_power_limit_fail(monkeypatch):
     fake = stock
     power = readiness.check_power(Backend(), result)
     assert power.status == readiness.OK and "sw_power_cap_at_rated_limit" in power.detail
+
+
+def test_all_units_get_their_own_checks(monkeypatch):
+    from bench.devices.accelerator import TorchAcceleratorBackend
+
+    fake = FakeDeviceModule(count=2)
+
+    class Gpu(TorchAcceleratorBackend):
+        name, vendor, module_name = "fakegpu", "Fake", "cuda"
+
+        @classmethod
+        def module(cls):
+            return fake
+
+    monkeypatch.setattr(registry, "select", lambda spec: [Gpu(0), Gpu(1)])
+    _, checks = readiness.diagnose("fakegpu:all", quick_load_window_s=0.0)
+    events = {c.name: c.status for c in checks if c.name.startswith("timing events")}
+    assert events == {"timing events [cuda:0]": "ok", "timing events [cuda:1]": "ok"}
+    assert [c.name for c in checks].count("TF32 state") == 1

@@ -283,25 +283,36 @@ def check_occupancy(backend: Backend, audit_result: dict[str, Any]) -> Check:
 
 # -- all of it -------------------------------------------------------------------------------------
 def diagnose(device: str = "auto", quick_load_window_s: float = 0.2) -> tuple[Backend | None, list[Check]]:
-    """Every check, in order; never raises for a device problem (a failed check says it)."""
+    """Every check, in order; never raises for a device problem (a failed check says it).
+    `cuda:all` (and the like) runs the per-unit checks on every unit, each named after its device."""
     checks = [_guarded("torch build", check_torch_build), _guarded("devices", check_devices)]
     try:
-        backend = registry.select(device)[0]
+        units = registry.select(device)
     except BenchError as error:
         return None, checks + [Check("selected device", FAIL, str(error))]
-    checks.append(_guarded("selected device", lambda: check_selected(backend)))
-    checks.append(_guarded("vendor library", lambda: check_vendor_library(backend)))
+    for backend in units:
+        checks += _unit_checks(backend, quick_load_window_s, label=len(units) > 1)
+    checks.append(_guarded("TF32 state", lambda: check_tf32(units[0])))
+    return units[0], checks
+
+
+def _unit_checks(backend: Backend, quick_load_window_s: float, label: bool) -> list[Check]:
+    suffix = f" [{backend.torch_device}]" if label else ""
     audit_result = audit_module.audit(backend.cached_info().to_dict(),
                                       host_load=lambda: procfs.host_load(window_s=quick_load_window_s))
-    for name, check in (("first/second call", lambda: check_first_calls(backend)),
+    out = []
+    for name, check in (("selected device", lambda: check_selected(backend)),
+                        ("vendor library", lambda: check_vendor_library(backend)),
+                        ("first/second call", lambda: check_first_calls(backend)),
                         ("timing events", lambda: check_events(backend)),
                         ("int8/fp8 layouts", lambda: check_layouts(backend)),
-                        ("TF32 state", lambda: check_tf32(backend)),
                         ("SDPA backends", lambda: check_sdpa(backend)),
                         ("throttle / power", lambda: check_power(backend, audit_result)),
                         ("other processes", lambda: check_occupancy(backend, audit_result))):
-        checks.append(_guarded(name, check))
-    return backend, checks
+        result = _guarded(name, check)
+        result.name += suffix
+        out.append(result)
+    return out
 
 
 def passed(checks: list[Check]) -> bool:
