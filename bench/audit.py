@@ -137,8 +137,9 @@ def _audit_framework(a: AuditRecord, torch: Any, backend: str) -> None:
     if tf32.get("matmul_tf32") is None:
         a.missing("framework.tf32", tf32.get("error") or "TF32 state unreadable")
     elif tf32["matmul_tf32"]:
-        a.add("high", "tf32_override", f"FP32 matmuls may run in reduced precision (TF32 state {tf32}); an FP32 "
-              "result is not an FP32 rate", raises=True)
+        shown = ", ".join(f"{k}={v}" for k, v in tf32.items() if k not in ("api", "matmul_tf32") and v is not None)
+        a.add("high", "tf32_override", f"FP32 matmuls may run in reduced precision ({tf32['api']} API: {shown}); "
+              "an FP32 result is not an FP32 rate", raises=True)
 
 
 def _audit_environment(a: AuditRecord, environ: Mapping[str, str], backend: str) -> None:
