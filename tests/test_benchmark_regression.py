@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.devices.registry import select
+from bench.devices import select
 from bench.kernels.base import Case
 from bench.kernels.registry import SUITES
 

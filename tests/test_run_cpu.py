@@ -111,7 +111,7 @@ def test_ctrl_c_on_the_command_line(tmp_path):
 
 
 def test_missing_device_is_one_line_and_exit_2(capsys):
-    if "cuda" in __import__("bench.devices.registry", fromlist=["present"]).present():
+    if "cuda" in __import__("bench.devices", fromlist=["present"]).present():
         pytest.skip("a CUDA device is present")
     assert main(["run", "--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()

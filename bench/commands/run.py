@@ -12,7 +12,7 @@ from bench import distributed, render
 from bench.ci_outputs import write_run_exports
 from bench.commands import run_units
 from bench.config import load_suite_config
-from bench.devices.registry import select
+from bench.devices import select
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.kernels.base import Case
 from bench.progress import make_observer

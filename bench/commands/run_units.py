@@ -12,7 +12,8 @@ from typing import Any
 
 from bench import distributed, multiunit, render
 from bench.config import load_suite_config
-from bench.devices.registry import parse_device, select
+from bench.devices import select
+from bench.devices.registry import parse_device
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.multiunit import UnitSpec
 from bench.plan import Plan, load_plan, validate_against_config
