@@ -9,6 +9,7 @@ tests/test_lean.py checks that it equals the module's own.
 COMMANDS: dict[str, str] = {
     "run": "measure GEMM, attention and memory streams on a device",
     "devices": "list the devices present",
+    "doctor": "check that this machine is ready to measure",
     "keygen": "create an Ed25519 key pair for signing results",
     "sign": "sign a results folder (Ed25519, in-toto/DSSE)",
     "verify": "verify a signed results folder and recompute its numbers",
