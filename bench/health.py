@@ -77,7 +77,13 @@ def _label(fields: Mapping[str, Any]) -> str:
         tags.append(str(fields["variant"]))
     if fields.get("input_distribution") not in (None, "normal"):
         tags.append(f"{fields['input_distribution']} inputs")
-    if len(dims) == 3:
+    if "seq_len" in fields:  # attention: batch, heads, sequence, head size
+        core = (f"batch {fields.get('batch', '?')}, {fields.get('heads', '?')} heads, seq {fields['seq_len']}, "
+                f"head dim {fields.get('head_dim', '?')}")
+        if "causal" in fields:
+            tags.append("causal" if str(fields["causal"]).lower() == "true" else "non-causal")
+        rest = {}
+    elif len(dims) == 3:
         core = "×".join(dims)
         rest = {k: v for k, v in fields.items() if k not in ("m", "n", "k", "search_trial", "variant",
                                                               "input_distribution", "seed")}

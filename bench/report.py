@@ -275,7 +275,8 @@ def search_line(data: ReportData) -> list[str]:
     for dtype, record in (data.run.get("searches") or {}).items():
         best = record.get("best") or {}
         shape = "×".join(str((best.get("shape") or {}).get(k, "?")) for k in ("m", "n", "k")) if best else "-"
-        lines.append(f"peak search {dtype}: best {_num(best.get('value'))} @ {shape} ({best.get('from', 'search')}), "
+        found = "a fixed shape" if best.get("from") == "known" else "found by the search"
+        lines.append(f"peak search {dtype}: best {_num(best.get('value'))} @ {shape} ({found}), "
                      f"{record.get('measured_trials', '?')} trials measured in {record.get('elapsed_s', 0):.0f} s, "
                      f"stopped: {record.get('stop_reason', '?')}")
     return lines
@@ -380,6 +381,33 @@ def per_watt_rows(data: ReportData) -> list[list[str]]:
                          f"{_num(per_watt['value'])} {per_watt.get('unit', '')}", _num(per_watt.get("power_w")),
                          str(per_watt.get("power_basis", "-"))])
     return rows
+
+
+BUDGET_HEADERS = ["metric", "component", "type", "relative u", "degrees of freedom", "how"]
+
+
+def budget_rows(data: ReportData) -> list[list[str]]:
+    """The uncertainty budget (GUM) of each headline metric: its measurement's components, then U."""
+    rows = []
+    budgets = data.summary.get("uncertainty") or {}
+    for metric, title in (("tpp", "effective TPP"), ("dram_bandwidth_gbps", "DRAM bandwidth")):
+        entry = budgets.get(metric) or {}
+        measurement = data.measurement(entry.get("measurement_id"))
+        block = (measurement or {}).get("uncertainty") or {}
+        for c in block.get("components") or []:
+            rows.append([title, str(c.get("name")), str(c.get("type")), _percent(c.get("relative_standard_uncertainty")),
+                         _num(c.get("degrees_of_freedom")) if c.get("degrees_of_freedom") is not None else "∞",
+                         str(c.get("note", ""))])
+        if block:
+            rows.append([title, f"expanded U (k={_num(block.get('k'))})", "", _percent(block.get("relative_U")),
+                         _num(block.get("effective_dof"), 3), f"U = {_num(entry.get('U'), 3)} on {_num(entry.get('value'))}"])
+    return rows
+
+
+def _percent(value: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    return f"{value * 100:.1e}%" if 0 < value < 1e-4 else f"{value:.2%}"
 
 
 def anti_detection_findings(data: ReportData) -> list[str]:
@@ -506,6 +534,8 @@ def _unit_html(data: ReportData, figs: Mapping[str, tuple[str, bytes]], level: i
              "<p>A measured TPP or bandwidth is a lower bound on the theoretical peak that export rules use: "
              "it can show a part is above a line, never that it is below one.</p>",
              fig("distributions")]
+    if budget_rows(data):
+        parts += [f"<{sub}>Uncertainty budget</{sub}>", _html_table(BUDGET_HEADERS, budget_rows(data), {3, 4})]
     if "telemetry" in figs:
         parts += [f"<{h}>Telemetry</{h}>", fig("telemetry")]
         if per_watt_rows(data):
@@ -571,7 +601,8 @@ def render_lot_html(lot: LotData, figs: Mapping[str, Mapping[str, tuple[str, byt
              f'<p><span class="verdict {"pass" if lot.fleet_ok else "fail"}">LOT {"OK" if lot.fleet_ok else "NOT OK"}'
              "</span> lot table as <code>bench fleet</code> prints it, manifest from the stored plan</p>",
              f'<div class="lot">{_markdown_to_html(lot.fleet_markdown)}</div>',
-             _html_table(["unit", "verdict", "effective TPP ± U", "DRAM GB/s ± U", "health"], lot_rows(lot), {2, 3})]
+             "<h2>Units at a glance</h2>",
+             _html_table(LOT_HEADERS, lot_rows(lot), {2, 3}), lot_figure_html(lot)]
     if lot.failed:
         parts += ["<h2>Units without results</h2>",
                   "<ul>" + "".join(f"<li><code>{_e(u)}</code>: {_e(why)}</li>" for u, why in lot.failed) + "</ul>"]
@@ -579,6 +610,18 @@ def render_lot_html(lot: LotData, figs: Mapping[str, Mapping[str, tuple[str, byt
         parts += [f'<section class="unit" id="unit-{_e(data.unit)}"><h2>Unit {_e(data.unit)}</h2>',
                   *_unit_html(data, figs.get(data.unit or "", {}), level=3), "</section>"]
     return _page(f"accelbench lot report — {lot.name}", parts)
+
+
+LOT_HEADERS = ["unit", "verdict", "effective TPP ± U", "DRAM GB/s ± U", "health"]
+
+
+def lot_figure_html(lot: LotData) -> str:
+    from bench.report_figures import figure_lot, png_bytes
+
+    return _html_figure("lot", LOT_CAPTION, png_bytes(figure_lot(lot.units))) if lot.units else ""
+
+
+LOT_CAPTION = "Each unit's effective TPP and DRAM bandwidth with its expanded uncertainty U (k=2)"
 
 
 def lot_rows(lot: LotData) -> list[list[str]]:
@@ -627,6 +670,8 @@ def _unit_markdown(data: ReportData, figure_paths: Mapping[str, tuple[str, str]]
     out += [_md_table(METRIC_HEADERS, metric_rows(data)), "", fig("gauges"),
             "A measured TPP or bandwidth is a lower bound on the theoretical peak: it can show a part is above a line, "
             "never that it is below one.", "", fig("distributions")]
+    if budget_rows(data):
+        out += [f"{sub} Uncertainty budget", "", _md_table(BUDGET_HEADERS, budget_rows(data)), ""]
     if "telemetry" in figure_paths:
         out += [f"{h} Telemetry", "", fig("telemetry")]
         if per_watt_rows(data):
@@ -661,12 +706,15 @@ def render_markdown(data: ReportData, figure_paths: Mapping[str, tuple[str, str]
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_lot_markdown(lot: LotData, figure_paths: Mapping[str, Mapping[str, tuple[str, str]]] | None = None) -> str:
-    figure_paths = figure_paths or {}
+def render_lot_markdown(lot: LotData, figure_paths: Mapping[str, Mapping[str, tuple[str, str]]] | None = None,
+                        lot_paths: Mapping[str, tuple[str, str]] | None = None) -> str:
+    figure_paths, lot_paths = figure_paths or {}, lot_paths or {}
     out = [f"# accelbench lot report: {lot.name}", "", _run_line(lot.run) + f", {len(lot.units)} unit(s) measured.", ""]
     out += [f"**{label}**  " for label in lot.provenance] + ["", _demote(lot.fleet_markdown),
-                                                             _md_table(["unit", "verdict", "effective TPP ± U",
-                                                                        "DRAM GB/s ± U", "health"], lot_rows(lot)), ""]
+                                                             "## Units at a glance", "",
+                                                             _md_table(LOT_HEADERS, lot_rows(lot)), ""]
+    if "lot" in lot_paths:
+        out += [f"![{lot_paths['lot'][0]}]({lot_paths['lot'][1]})", ""]
     if lot.failed:
         out += ["## Units without results", ""] + [f"- `{u}`: {why}" for u, why in lot.failed] + [""]
     for data in lot.units:
@@ -731,8 +779,11 @@ def _write_lot(lot: LotData, fmt: str, out: Path) -> list[Path]:
     if fmt in ("html", "all"):
         written.append(_atomic(out / "report.html", render_lot_html(lot, figs)))
     if fmt in ("md", "all"):
+        from bench.report_figures import figure_lot, png_bytes
+
         paths = {unit: _write_figures(out, unit_figs, prefix=f"{_safe(unit)}-") for unit, unit_figs in figs.items()}
-        written.append(_atomic(out / "report.md", render_lot_markdown(lot, paths)))
+        lot_paths = _write_figures(out, {"lot": (LOT_CAPTION, png_bytes(figure_lot(lot.units)))}) if lot.units else {}
+        written.append(_atomic(out / "report.md", render_lot_markdown(lot, paths, lot_paths)))
     return written
 
 

@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend first)
@@ -263,11 +264,13 @@ def figure_distributions(data: ReportData) -> Figure:
         ax.set_title(f"{title}\nn={len(values)}" + (f", CV {cv:.0%}" if isinstance(cv, (int, float)) else ""),
                      fontsize=7.5, loc="left")
         ax.set_xlabel(throughput["unit"], fontsize=7)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
         ax.tick_params(labelsize=6.5)
         ax.grid(True, alpha=0.3)
-    axes.flat[0].legend(fontsize=6, loc="upper left")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="upper right", ncol=2, frameon=False)
     fig.suptitle("Samples of each headline measurement (throughput per timed sample)", fontsize=9.5, x=0.01, ha="left")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 
 
@@ -381,6 +384,31 @@ def figure_telemetry(data: ReportData) -> Figure:
     axes.flat[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     axes.flat[-1].set_xlabel("measuring time (s): each measurement's window end to end, in run order")
     fig.suptitle("Telemetry over the run (line: median of each window; band: min–max)", fontsize=9.5, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
+
+
+# --- the lot --------------------------------------------------------------------------------------
+
+def figure_lot(units: list[ReportData]) -> Figure:
+    """Each unit's headline metrics with U (k=2), side by side: how far apart the units are
+    compared with how well each is measured (points and intervals on linear axes)."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 0.45 * len(units) + 1.6), dpi=110, squeeze=False)
+    metrics_shown = (("tpp", "effective_tpp", "max", "effective TPP"),
+                     ("dram_bandwidth_gbps", "effective_dram_bandwidth", "value", "DRAM bandwidth (GB/s)"))
+    for ax, (budget_key, summary_key, field, title) in zip(axes.flat, metrics_shown):
+        for row, data in enumerate(units):
+            value = (data.summary.get(summary_key) or {}).get(field)
+            U = ((data.summary.get("uncertainty") or {}).get(budget_key) or {}).get("U") or 0
+            if value:
+                ax.errorbar([value], [row], xerr=[[min(U, value)], [U]], fmt="o", color=COLORS[row % len(COLORS)],
+                            capsize=4, markersize=6)
+                ax.annotate(_num(value), (value, row), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7)
+        ax.set_yticks(range(len(units)), [str(data.unit) for data in units], fontsize=8)
+        ax.set_ylim(len(units) - 0.4, -0.6)
+        ax.set_xlim(left=0)
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.set_title(f"{title} ± U (k=2)", fontsize=9, loc="left")
     fig.tight_layout()
     return fig
 

@@ -17,6 +17,8 @@ def test_shape_labels():
     assert shape_label("gemm/matmul/fp32/m=512,n=512,k=512") == "512×512×512"
     stream = {"suite": "stream", "shape": {"elements": 2097152}, "params": {"role": "dram", "array_bytes": 8 << 20}}
     assert shape_label(stream) == "8 MiB (dram)"
+    assert shape_label("attention/sdpa/bf16/batch=1,heads=4,seq_len=256,head_dim=64,causal=True") == \
+        "batch 1, 4 heads, seq 256, head dim 64 (causal)"
 
 
 def test_warnings_are_counted_and_the_worst_named():

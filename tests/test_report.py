@@ -197,3 +197,11 @@ def test_distributions_show_every_sample_of_each_headline(cpu_folder):
     values = report_figures.sample_throughputs(m)
     assert len(values) == len(m["timing"]["samples_s"])
     assert sorted(values)[len(values) // 2] == pytest.approx(m["throughput"]["value"], rel=0.2)
+
+
+def test_uncertainty_budget_table_lists_each_component_and_U(cpu_folder, rendered):
+    rows = report.budget_rows(report.gather(cpu_folder))
+    tpp = [r for r in rows if r[0] == "effective TPP"]
+    assert [r[1] for r in tpp] == ["repeatability (samples)", "timer resolution", "clock variation", "expanded U (k=2)"]
+    assert tpp[0][2] == "A" and tpp[-1][3] == "14.76%" and tpp[-1][5] == "U = 0.213 on 1.443"
+    assert "Uncertainty budget" in (rendered[0] / "report.html").read_text()

@@ -42,6 +42,8 @@ def test_lot_report_has_the_fleet_table_and_a_section_per_unit(lot_folder, lot_r
         assert "class=results" in body and "GEMM fp32 (sets TPP)" in body and 'class="health"' in body
         assert len(re.findall(r"<img ", body)) >= 5
     assert "CPU stand-in unit-a (SIM-0001)" in page and "CPU stand-in unit-b (SIM-0002)" in page
+    glance = page[page.index("Units at a glance"):page.index('<section class="unit"')]
+    assert 'id="fig-lot"' in glance and "0.3624 ± 0.022" in glance and "0.9633 ± 2.4" in glance
 
 
 def test_lot_markdown_carries_every_row_bench_fleet_prints(lot_folder, lot_report):
@@ -54,7 +56,7 @@ def test_lot_markdown_carries_every_row_bench_fleet_prints(lot_folder, lot_repor
     assert "## Unit unit-a" in text and "## Unit unit-b" in text
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (lot_report / link).stat().st_size > 1000
-    assert "unit-a-gemm_shapes.png" in text and "unit-b-gemm_shapes.png" in text
+    assert "unit-a-gemm_shapes.png" in text and "unit-b-gemm_shapes.png" in text and "report-figures/lot.png" in text
 
 
 def test_lot_unit_figures_match_that_units_numbers(lot_folder):
