@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import json
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,6 +26,8 @@ from bench import metrics
 from bench.errors import UsageError
 from bench.health import HealthLine, health_lines, shape_label
 from bench.profiles import Profile, list_profiles
+from bench.record.folder import read_verdict
+from bench.record.jsonfile import write_text_atomic
 from bench.report_figures import _bytes, _num, figures, render_figures  # noqa: F401  (figures: public API)
 from bench.specs import DeviceSpec, canonical_dtype, load_database
 from bench.verdict import read_run
@@ -121,8 +122,8 @@ def _load_verdict(run_dir: Path, run: Mapping[str, Any]) -> dict[str, Any] | Non
     block = run.get("verdict")
     if isinstance(block, Mapping) and {"checks", "declared", "profile"} <= set(block):  # Verdict.to_dict() shape
         return dict(block)
-    path = run_dir / "verdict.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    stored = read_verdict(run_dir)
+    return dict(stored) if stored is not None else None
 
 
 def _declared_spec(run: Mapping[str, Any], verdict: Mapping[str, Any] | None) -> tuple[DeviceSpec | None, str]:
@@ -801,7 +802,4 @@ def _write_figures(out: Path, figs: Mapping[str, tuple[str, bytes]], prefix: str
 
 
 def _atomic(path: Path, text: str) -> Path:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, text)
