@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 
 import pytest
 from report_fixtures import accelerator_run, cpu_lot_run, cpu_run, write
@@ -21,11 +20,11 @@ def cpu_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rendered(cpu_folder, tmp_path_factory):
-    """Both formats rendered once (figures are the slow part), and how long that took."""
+    """Both formats rendered once (figures are the slow part). No timed assertion: the house rules
+    keep speed goals in benchmarks."""
     out = tmp_path_factory.mktemp("report")
-    started = time.monotonic()
     report.write_report(cpu_folder, "all", out)
-    return out, time.monotonic() - started
+    return out, None
 
 
 def _images(page: str) -> list[str]:
@@ -33,8 +32,7 @@ def _images(page: str) -> list[str]:
 
 
 def test_html_is_self_contained_with_every_figure(cpu_folder, rendered):
-    out, seconds = rendered
-    assert seconds < 10
+    out, _ = rendered
     page = (out / "report.html").read_text()
     sources = _images(page)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
