@@ -108,12 +108,15 @@ def _cv(measurement: Mapping[str, Any]) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
+def _name(m: Mapping[str, Any]) -> str:
+    return f"{m.get('suite', '?')} {m.get('dtype') if m.get('suite') != 'stream' else m.get('kernel')} {shape_label(m)}"
+
+
 def _named(measurements: list[Mapping[str, Any]], kind: str) -> str:
     chosen = sorted(measurements, key=_cv, reverse=True) if kind == "high spread" else measurements
     names = []
     for m in chosen[:TOP_NAMED]:
-        name = f"{m.get('suite', '?')} {m.get('dtype') if m.get('suite') != 'stream' else m.get('kernel')} " \
-               f"{shape_label(m)}"
+        name = _name(m)
         names.append(f"{name} (CV {_cv(m):.0%})" if kind == "high spread" else name)
     more = len(measurements) - len(names)
     return ("worst: " if kind == "high spread" else "") + ", ".join(names) + (f" and {more} more" if more > 0 else "")
@@ -170,10 +173,31 @@ def skip_lines(skips: Iterable[Mapping[str, Any]]) -> list[HealthLine]:
     return lines
 
 
+def headline_lines(run: Mapping[str, Any], measurements: list[Mapping[str, Any]]) -> list[HealthLine]:
+    """A headline figure (effective TPP, DRAM bandwidth) resting on a measurement that carries a warning."""
+    summary = run.get("summary") or {}
+    tpp = summary.get("effective_tpp") or {}
+    setters = (("effective TPP", ((tpp.get("by_dtype") or {}).get(tpp.get("dtype")) or {}).get("measurement_id")),
+               ("effective DRAM bandwidth", (summary.get("effective_dram_bandwidth") or {}).get("measurement_id")))
+    by_id = {m.get("id"): m for m in measurements}
+    lines = []
+    for title, mid in setters:
+        m = by_id.get(mid)
+        kinds = list(dict.fromkeys(_kind(str(w)) for w in (m or {}).get("warnings") or []))
+        if m and kinds:
+            relative_u = ((m.get("uncertainty") or {}).get("relative_U"))
+            u_text = f", U = {relative_u:.0%} of the value" if isinstance(relative_u, (int, float)) else ""
+            level = "bad" if "high spread" in kinds or "measured while throttled" in kinds else "warn"
+            lines.append(HealthLine(level, f"{title} rests on {_name(m)}, flagged: {'; '.join(kinds)} "
+                                           f"(CV {_cv(m):.0%}{u_text}); measure again on a quiet host"))
+    return lines
+
+
 def health_lines(run: Mapping[str, Any]) -> list[HealthLine]:
     """The health block of one unit's run; a single "ok" line when nothing needs saying."""
     measurements = [m for m in run.get("measurements") or [] if isinstance(m, Mapping)]
-    lines = warning_lines(measurements) + audit_lines(run.get("audit")) + skip_lines(run.get("skips") or [])
+    lines = (headline_lines(run, measurements) + warning_lines(measurements) + audit_lines(run.get("audit"))
+             + skip_lines(run.get("skips") or []))
     if not lines:
         lines.append(HealthLine("ok", f"all {len(measurements)} measurements stable; no audit finding; nothing skipped"))
     return lines

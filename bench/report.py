@@ -278,7 +278,7 @@ def search_line(data: ReportData) -> list[str]:
         shape = "×".join(str((best.get("shape") or {}).get(k, "?")) for k in ("m", "n", "k")) if best else "-"
         found = "a fixed shape" if best.get("from") == "known" else "found by the search"
         lines.append(f"peak search {dtype}: best {_num(best.get('value'))} @ {shape} ({found}), "
-                     f"{record.get('measured_trials', '?')} trials measured in {record.get('elapsed_s', 0):.0f} s, "
+                     f"{record.get('measured_trials', '?')} trial(s) measured in {record.get('elapsed_s', 0):.0f} s, "
                      f"stopped: {record.get('stop_reason', '?')}")
     return lines
 
@@ -528,9 +528,9 @@ def _unit_html(data: ReportData, figs: Mapping[str, tuple[str, bytes]], level: i
     method = methodology(data)
     parts = ["".join(f'<p class="label">{_e(label)}</p>' for label in data.provenance),
              _verdict_html(data.verdict),
-             f"<{sub}>Results</{sub}>", _html_table(RESULTS_HEADERS, results_rows(data), {1, 3, 4, 5}, "results"),
+             f"<{h}>Results</{h}>", _html_table(RESULTS_HEADERS, results_rows(data), {1, 3, 4, 5}, "results"),
              "".join(f"<p class=sub>{_e(line)}</p>" for line in search_line(data)),
-             f"<{sub}>Health</{sub}>", _health_html(health_lines(data.run)), _cards(data),
+             f"<{h}>Health</{h}>", _health_html(health_lines(data.run)), _cards(data),
              _html_table(METRIC_HEADERS, metric_rows(data), {1, 3, 4}), fig("gauges"),
              "<p>A measured TPP or bandwidth is a lower bound on the theoretical peak that export rules use: "
              "it can show a part is above a line, never that it is below one.</p>",
@@ -664,10 +664,10 @@ def _unit_markdown(data: ReportData, figure_paths: Mapping[str, tuple[str, str]]
                 "", verdict.get("statement", ""), ""]
     else:
         out += ["Verdict: not checked (run `bench check RUN_DIR --profile P`).", ""]
-    out += [f"{sub} Results", "", _md_table(RESULTS_HEADERS, results_rows(data)), ""]
+    out += [f"{h} Results", "", _md_table(RESULTS_HEADERS, results_rows(data)), ""]
     out += [f"{line}  " for line in search_line(data)] + [""]
     marks = {"ok": "ok", "warn": "note", "bad": "**problem**"}
-    out += [f"{sub} Health", ""] + [f"- {marks[line.level]}: {line.text}" for line in health_lines(data.run)] + [""]
+    out += [f"{h} Health", ""] + [f"- {marks[line.level]}: {line.text}" for line in health_lines(data.run)] + [""]
     out += [_md_table(METRIC_HEADERS, metric_rows(data)), "", fig("gauges"),
             "A measured TPP or bandwidth is a lower bound on the theoretical peak: it can show a part is above a line, "
             "never that it is below one.", "", fig("distributions")]

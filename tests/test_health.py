@@ -23,7 +23,7 @@ def test_shape_labels():
 
 def test_warnings_are_counted_and_the_worst_named():
     lines = [line.text for line in health_lines(cpu_run())]
-    spread = next(line for line in lines if "high spread" in line)
+    spread = next(line for line in lines if "measurements: high spread" in line)
     assert spread.startswith("18 of 22 measurements: high spread")
     assert "worst: stream triad 136 KiB (sweep) (CV 215%)" in spread and "and 15 more" in spread
     assert any(line.startswith("8 of 22 measurements: warm-up did not stabilise") for line in lines)
@@ -69,3 +69,10 @@ def test_a_clean_run_says_so():
 def test_health_text_for_the_console():
     text = health_text(cpu_run())
     assert text.splitlines()[1] == "Health" and "  !   18 of 22" in text
+
+
+def test_a_headline_on_a_noisy_measurement_is_called_out_first():
+    lines = health_lines(cpu_run())
+    assert lines[0].level == "bad" and lines[0].text.startswith(
+        "effective TPP rests on gemm bf16 1024×1024×1024, flagged: high spread; warm-up did not stabilise (CV 15%")
+    assert lines[1].text.startswith("effective DRAM bandwidth rests on stream scale 128 MiB (dram), flagged: high spread")

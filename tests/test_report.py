@@ -115,7 +115,7 @@ def test_results_table_comes_first_with_datasheet_share_tpp_and_shape(cpu_folder
     assert bf16[5] == report._num(peak["value"] * 16) and bf16[6] == "1024×1024×1024"
     assert rows["DRAM bandwidth (scale)"][2] == "GB/s"
     page = (rendered[0] / "report.html").read_text()
-    order = [page.index(marker) for marker in ('class=results', "<h3>Health</h3>", "Identity", "Roofline")]
+    order = [page.index(marker) for marker in ('class=results', "<h2>Health</h2>", "Identity", "Roofline")]
     assert order == sorted(order), "results, then health, before the detail sections"
 
 
@@ -125,7 +125,7 @@ def test_health_block_is_at_the_top_of_the_report(rendered):
     assert "18 of 22 measurements: high spread" in health and "CV 215%" in health
     assert "2 skipped: too slow here (gemm fp32 ×2)" in health
     text = (rendered[0] / "report.md").read_text()
-    assert "### Health" in text and "- note: 8 of 22 measurements: warm-up did not stabilise" in text
+    assert "## Health" in text and "- note: 8 of 22 measurements: warm-up did not stabilise" in text
 
 
 def test_telemetry_panel_and_perf_per_watt_when_telemetry_exists(tmp_path):
