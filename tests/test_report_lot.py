@@ -116,3 +116,17 @@ def test_run_check_report_sign_covers_the_report(tmp_path, keys):
     assert any(name.startswith("report-figures/") for name in signed)
     (folder / "report.html").write_text("tampered")
     assert signing.verify_run(folder, keys.public_path).status == signing.STATUS_INVALID
+
+
+def test_hostile_unit_labels_stay_text_and_file_names_stay_inside(tmp_path):
+    run = cpu_lot_run()
+    hostile = '<img src=x onerror=alert(1)>/../../escape'
+    run["units"][0]["unit"] = hostile
+    folder = write(tmp_path / "lot", run)
+    out = tmp_path / "out"
+    report.write_report(folder, "all", out)
+    page = (out / "report.html").read_text()
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    written = [p.resolve() for p in out.rglob("*")]
+    assert all(out.resolve() in p.parents for p in written)
+    assert not (tmp_path / "escape").exists()
