@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import math
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,6 +45,7 @@ class Limit:
     profile: str
     metric: str
     value: float
+    clauses: str = ""  # the profile's rule ids that draw this line, e.g. "3A090.a.2, 3A090.b.2"
 
 
 @dataclasses.dataclass
@@ -141,8 +143,31 @@ def _declared_spec(run: Mapping[str, Any], verdict: Mapping[str, Any] | None) ->
 
 
 def profile_limits(profiles: list[Profile]) -> list[Limit]:
-    """Every threshold the shipped profiles put on TPP and DRAM bandwidth."""
-    return [Limit(p.id, metric, value) for p in profiles for metric in PROFILE_METRICS for value in p.thresholds(metric)]
+    """Every threshold the shipped profiles put on TPP and DRAM bandwidth, with the clauses that use it."""
+    out = []
+    for p in profiles:
+        for metric in PROFILE_METRICS:
+            for value in p.thresholds(metric):
+                clauses = dict.fromkeys(rule.id for rule, c in p.leaves() if c.metric == metric and c.value == value)
+                out.append(Limit(p.id, metric, value, ", ".join(clauses)))
+    return out
+
+
+def nearest_limit(value: float | None, limits: list[Limit]) -> str:
+    """The profile line closest to a measured value (on a log scale), with its clauses."""
+    if not limits:
+        return "none in shipped profiles"
+    if not value:
+        return "nothing measured"
+    near = min(limits, key=lambda lim: abs(math.log(lim.value / value)))
+    return f"{_num(near.value)} ({near.profile} {near.clauses}); measured is {value / near.value:.2%} of it"
+
+
+LIMIT_HEADERS = ["profile", "metric", "limit", "clauses"]
+
+
+def limit_rows(data: ReportData) -> list[list[str]]:
+    return [[lim.profile, PROFILE_METRICS[lim.metric], _num(lim.value), lim.clauses] for lim in data.limits]
 
 
 def run_folder(run_dir: str | Path) -> Path:
@@ -319,17 +344,14 @@ def metric_rows(data: ReportData) -> list[list[str]]:
              f"GEMM {tpp.get('dtype') or '-'}"),
             ("dram_bandwidth_gbps", bandwidth.get("value"), (budget.get("dram_bandwidth_gbps") or {}).get("U"),
              data.declared_bandwidth(), f"stream {bandwidth.get('kernel') or '-'}")):
-        limits = [lim for lim in data.limits if lim.metric == metric]
-        profiles = sorted({lim.profile for lim in limits})
-        nearest = "; ".join(f"{p}: " + " / ".join(_num(lim.value) for lim in limits if lim.profile == p)
-                            for p in profiles) or "none in shipped profiles"
+        nearest = nearest_limit(value, [lim for lim in data.limits if lim.metric == metric])
         rows.append([f"{'Effective TPP' if metric == 'tpp' else 'DRAM bandwidth (GB/s)'}",
                      f"{_num(value)}" + (f" ± {_num(U, 2)}" if U else ""), source, _num(declared),
                      _share(value, declared), nearest])
     return rows
 
 
-METRIC_HEADERS = ["metric", "measured ± U (k=2)", "from", "declared", "measured/declared", "profile limits"]
+METRIC_HEADERS = ["metric", "measured ± U (k=2)", "from", "declared", "measured/declared", "nearest profile limit"]
 
 
 def gemm_rows(data: ReportData) -> list[list[str]]:
@@ -532,6 +554,8 @@ def _unit_html(data: ReportData, figs: Mapping[str, tuple[str, bytes]], level: i
              "".join(f"<p class=sub>{_e(line)}</p>" for line in search_line(data)),
              f"<{h}>Health</{h}>", _health_html(health_lines(data.run)), _cards(data),
              _html_table(METRIC_HEADERS, metric_rows(data), {1, 3, 4}), fig("gauges"),
+             "<details><summary>Every profile's limits and the clauses that draw them</summary>"
+             + _html_table(LIMIT_HEADERS, limit_rows(data), {2}) + "</details>",
              "<p>A measured TPP or bandwidth is a lower bound on the theoretical peak that export rules use: "
              "it can show a part is above a line, never that it is below one.</p>",
              fig("distributions")]
@@ -669,6 +693,7 @@ def _unit_markdown(data: ReportData, figure_paths: Mapping[str, tuple[str, str]]
     marks = {"ok": "ok", "warn": "note", "bad": "**problem**"}
     out += [f"{h} Health", ""] + [f"- {marks[line.level]}: {line.text}" for line in health_lines(data.run)] + [""]
     out += [_md_table(METRIC_HEADERS, metric_rows(data)), "", fig("gauges"),
+            "Every profile's limits and the clauses that draw them:", "", _md_table(LIMIT_HEADERS, limit_rows(data)), "",
             "A measured TPP or bandwidth is a lower bound on the theoretical peak: it can show a part is above a line, "
             "never that it is below one.", "", fig("distributions")]
     if budget_rows(data):

@@ -205,3 +205,14 @@ def test_uncertainty_budget_table_lists_each_component_and_U(cpu_folder, rendere
     assert [r[1] for r in tpp] == ["repeatability (samples)", "timer resolution", "clock variation", "expanded U (k=2)"]
     assert tpp[0][2] == "A" and tpp[-1][3] == "14.76%" and tpp[-1][5] == "U = 0.213 on 1.443"
     assert "Uncertainty budget" in (rendered[0] / "report.html").read_text()
+
+
+def test_profile_limits_name_the_clauses_that_draw_them(cpu_folder, rendered):
+    data = report.gather(cpu_folder)
+    limits = {(lim.profile, lim.metric, lim.value): lim.clauses for lim in data.limits}
+    assert limits[("us-2023-10", "tpp", 1600.0)] == "3A090.a.2, 3A090.b.2"
+    assert limits[("us-2026-01", "dram_bandwidth_gbps", 6500.0)] == "case-by-case"
+    tpp_row = report.metric_rows(data)[0]
+    assert tpp_row[5] == "1,600 (us-2023-10 3A090.a.2, 3A090.b.2); measured is 0.09% of it"
+    page = (rendered[0] / "report.html").read_text()
+    assert "<td>3A090.a.1, 3A090.b.1, Note 2 to 3A090</td>" in page
