@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from typing import Any, Iterable, Mapping
 
 TOP_NAMED = 3  # how many measurements each warning line names
+NOISY_HEADLINE_CV = 0.10  # a headline figure on a measurement spread wider than this is a problem, not a note
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 SHOWN_SEVERITIES = ("high", "medium", "low")  # info findings stay in the report's full list
 HINTS = {
@@ -187,7 +188,8 @@ def headline_lines(run: Mapping[str, Any], measurements: list[Mapping[str, Any]]
         if m and kinds:
             relative_u = ((m.get("uncertainty") or {}).get("relative_U"))
             u_text = f", U = {relative_u:.0%} of the value" if isinstance(relative_u, (int, float)) else ""
-            level = "bad" if "high spread" in kinds or "measured while throttled" in kinds else "warn"
+            noisy = "high spread" in kinds and _cv(m) > NOISY_HEADLINE_CV
+            level = "bad" if noisy or "measured while throttled" in kinds else "warn"
             lines.append(HealthLine(level, f"{title} rests on {_name(m)}, flagged: {'; '.join(kinds)} "
                                            f"(CV {_cv(m):.0%}{u_text}); measure again on a quiet host"))
     return lines

@@ -76,3 +76,11 @@ def test_a_headline_on_a_noisy_measurement_is_called_out_first():
     assert lines[0].level == "bad" and lines[0].text.startswith(
         "effective TPP rests on gemm bf16 1024×1024×1024, flagged: high spread; warm-up did not stabilise (CV 15%")
     assert lines[1].text.startswith("effective DRAM bandwidth rests on stream scale 128 MiB (dram), flagged: high spread")
+
+
+def test_a_headline_with_moderate_spread_is_a_note():
+    run = cpu_run()
+    setter = run["summary"]["effective_tpp"]["by_dtype"]["bf16"]["measurement_id"]
+    m = next(m for m in run["measurements"] if m["id"] == setter)
+    m["stats"]["cv"], m["warnings"] = 0.08, ["high spread: coefficient of variation 8.0% > 5%"]
+    assert health_lines(run)[0].level == "warn"
