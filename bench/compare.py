@@ -1,43 +1,171 @@
-"""Compare runs: every measurement they share, side by side, with the ratio and whether the
-difference is significant given both runs' spreads.
+"""Compare runs: run B against baseline run A, measurement by measurement, as a gate CI can leave on.
 
-Significance: the difference is significant when |b - a| > sqrt(U_a² + U_b²), with U the expanded
-uncertainty (k = 2) of each measurement (its uncertainty budget, else the half-width of its 95 % CI
-of the median). All compared quantities are rates: higher is better, a drop is a regression."""
+What is compared: every measurement both runs hold, plus the headline metrics (effective TPP and
+TPP per dtype, effective DRAM bandwidth), which are compared even when a different shape or kernel
+sets them in each run. All are rates: higher is better, a drop is a slowdown.
+
+Is a change real? A Mann-Whitney rank test (bench/rank_test.py) on the two measurements' raw
+samples, converted to rates: it sees how far the samples of one run overlap the other's, with no
+assumption of normality and little weight on outliers. A change is significant when the one-sided
+p-value is below `alpha`; a regression needs, in addition, a drop larger than the threshold (the
+minimum effect size), so a shift of a few percent between two runners never fails a build. Runs
+stored without samples fall back to the expanded uncertainties: |b - a| > sqrt(U_a² + U_b²).
+
+What is gated (`gate`): the headline metrics only ("headline"); those plus the large shapes of
+each kernel and dtype, whose timings are long enough to be stable ("large", the default); or
+every common measurement ("all"). Small shapes are still shown, never gated by default."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
-
+from bench import render
 from bench.errors import UsageError
+from bench.rank_test import mann_whitney
 from bench.verdict import read_run
 
 SOFTWARE_KEYS = ("torch", "cuda", "hip", "cudnn", "numpy", "python")
-COLUMNS = ["id", "unit", "a", "b", "ratio", "change_pct", "U_a", "U_b", "significant", "regression"]
+GATES = ("headline", "large", "all")
+DEFAULT_GATE = "large"
+DEFAULT_ALPHA = 0.01
+LARGE_FRACTION = 0.25  # a shape is "large" with at least this share of its group's largest work
+DRAM_SIZED_LLC_MULTIPLE = 4.0
+MIN_SAMPLES = 3  # below this the rank test cannot reach significance; fall back to U
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One comparable quantity of one run: value, unit, U, per-sample rates, and what it is."""
+
+    id: str
+    name: str
+    unit: str
+    value: float
+    U: float
+    samples: tuple[float, ...]
+    headline: bool = False
+    large: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One quantity of B against A."""
+
+    id: str
+    name: str
+    unit: str
+    headline: bool
+    gated: bool
+    a: float
+    b: float
+    U_a: float
+    U_b: float
+    n_a: int
+    n_b: int
+    test: str  # "mann-whitney (exact|asymptotic)" or "uncertainty"
+    p_slower: float | None  # one-sided p-value for "B is slower"; None with the uncertainty test
+    p_faster: float | None
+    significant: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.b / self.a if self.a else math.nan
+
+    @property
+    def change_pct(self) -> float:
+        return (self.ratio - 1.0) * 100.0
+
+    @property
+    def slower(self) -> bool:
+        return self.significant and self.b < self.a
+
+    def regression(self, threshold_pct: float) -> bool:
+        """A gated, significant drop larger than threshold_pct percent."""
+        return self.gated and self.slower and -self.change_pct > threshold_pct
+
+    def result(self, threshold_pct: float | None) -> str:
+        if threshold_pct is not None and self.regression(threshold_pct):
+            return "REGRESSION"
+        if not self.significant:
+            return "within noise"
+        return "slower" if self.b < self.a else "faster"
+
+    def to_dict(self, threshold_pct: float | None) -> dict[str, Any]:
+        out = {field.name: _finite(getattr(self, field.name)) for field in dataclasses.fields(self)}
+        out.update(ratio=_finite(self.ratio), change_pct=_finite(self.change_pct), result=self.result(threshold_pct),
+                   regression=bool(threshold_pct is not None and self.regression(threshold_pct)))
+        return out
+
+
+@dataclasses.dataclass
+class Gate:
+    """The outcome of a gate: 'pass', 'fail' or 'inconclusive', with one line per reason."""
+
+    outcome: str
+    reasons: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
+
+        return {"pass": EXIT_OK, "fail": EXIT_CHECK_FAILED, "inconclusive": EXIT_INCONCLUSIVE}[self.outcome]
 
 
 @dataclasses.dataclass
 class Comparison:
-    """Run B against baseline run A: the table (a pandas DataFrame) and the warnings."""
+    """Run B against baseline run A."""
 
     a: str
     b: str
-    table: pd.DataFrame
+    rows: list[Row]
+    missing_headline: list[tuple[str, str]]  # (id, name) of the baseline's headline metrics absent from B
+    only_in_a: int
+    only_in_b: int
     warnings: list[str]
+    gate_scope: str
+    alpha: float
 
-    def regressions(self, pct: float) -> pd.DataFrame:
-        """Significant drops larger than pct percent."""
-        return self.table[self.table["regression"] & (-self.table["change_pct"] > pct)]
+    def gated(self) -> list[Row]:
+        return [row for row in self.rows if row.gated]
 
-    def to_dict(self) -> dict[str, Any]:
-        rows = self.table.astype(object).where(self.table.notna(), None).to_dict(orient="records")
-        return {"baseline": self.a, "run": self.b, "warnings": self.warnings, "rows": rows}
+    def regressions(self, threshold_pct: float) -> list[Row]:
+        return [row for row in self.rows if row.regression(threshold_pct)]
 
+    def gate(self, threshold_pct: float | None, fail_on_missing: bool = True) -> Gate:
+        """Fail on a regression beyond threshold_pct (when given) and, unless turned off, on a
+        headline metric of the baseline that B lacks; inconclusive when nothing gated is common."""
+        reasons = []
+        if fail_on_missing:
+            reasons += [f"missing in B: {name}" for _, name in self.missing_headline]
+        if threshold_pct is not None:
+            reasons += [f"{row.name}: {row.change_pct:+.1f}% (p = {render.fmt(row.p_slower, 2)})"
+                        if row.p_slower is not None else f"{row.name}: {row.change_pct:+.1f}% (beyond U)"
+                        for row in self.regressions(threshold_pct)]
+        if reasons:
+            return Gate("fail", reasons)
+        if threshold_pct is not None and not self.gated():
+            return Gate("inconclusive", [f"the runs share no gated measurement (gate: {self.gate_scope})"])
+        return Gate("pass", [])
+
+    def to_dict(self, threshold_pct: float | None = None, fail_on_missing: bool = True) -> dict[str, Any]:
+        gate = self.gate(threshold_pct, fail_on_missing)
+        return {"baseline": self.a, "run": self.b, "gate_scope": self.gate_scope, "alpha": self.alpha,
+                "threshold_pct": threshold_pct, "fail_on_missing": fail_on_missing,
+                "outcome": gate.outcome, "failing": gate.reasons,
+                "missing_headline": [{"id": i, "name": n} for i, n in self.missing_headline],
+                "only_in_baseline": self.only_in_a, "only_in_run": self.only_in_b, "warnings": self.warnings,
+                "rows": [row.to_dict(threshold_pct) for row in self.rows]}
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+# --- what a run offers for comparison -----------------------------------------------------------
 
 def _U(entry: Mapping[str, Any]) -> float:
     """Expanded uncertainty (k = 2) of a measurement's rate, in its own unit."""
@@ -48,20 +176,102 @@ def _U(entry: Mapping[str, Any]) -> float:
     return (high - low) / 2
 
 
-def _values(run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """id -> {value, unit, U} for each passing measurement and the two headline metrics."""
-    out = {m["id"]: {"value": m["throughput"]["value"], "unit": m["throughput"]["unit"], "U": _U(m)}
-           for m in run.get("measurements", []) if m.get("status") == "ok"}
+def _rate_samples(m: Mapping[str, Any], value: float) -> tuple[float, ...]:
+    """Each sample as a rate on the scale of `value` (the rate is inversely proportional to the time)."""
+    times = [float(t) for t in ((m.get("timing") or {}).get("samples_s") or [])
+             if isinstance(t, (int, float)) and t > 0 and math.isfinite(t)]
+    median = (m.get("stats") or {}).get("median")
+    if not times or not median:
+        return ()
+    return tuple(value * float(median) / t for t in times)
+
+
+def _work(m: Mapping[str, Any]) -> float:
+    work = m.get("work") or {}
+    return float(work.get("bytes") or 0) if m.get("suite") == "stream" else float(work.get("flops") or work.get("bytes") or 0)
+
+
+def _large_ids(measurements: list[Mapping[str, Any]]) -> set[str]:
+    """Measurements with at least LARGE_FRACTION of the largest work of their (suite, kernel, dtype);
+    for streams only DRAM-sized arrays (cache-sized sweep points measure caches, not DRAM)."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
+    for m in measurements:
+        if m.get("suite") == "stream":
+            params = m.get("params") or {}
+            if params.get("role") != "dram" and (params.get("llc_multiple") or 0) < DRAM_SIZED_LLC_MULTIPLE:
+                continue
+        groups[(m.get("suite"), m.get("kernel"), m.get("dtype"))].append(m)
+    large = set()
+    for group in groups.values():
+        biggest = max(_work(m) for m in group)
+        large |= {m["id"] for m in group if _work(m) >= LARGE_FRACTION * biggest}
+    return large
+
+
+def _headline(run: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> list[Entry]:
     summary = run.get("summary") or {}
     budget = summary.get("uncertainty") or {}
-    tpp = (summary.get("effective_tpp") or {}).get("max")
-    if tpp:
-        out["summary/effective_tpp"] = {"value": tpp, "unit": "TPP", "U": (budget.get("tpp") or {}).get("U", math.nan)}
-    bandwidth = (summary.get("effective_dram_bandwidth") or {}).get("value")
-    if bandwidth:
-        out["summary/effective_dram_bandwidth"] = {"value": bandwidth, "unit": "GB/s",
-                                                   "U": (budget.get("dram_bandwidth_gbps") or {}).get("U", math.nan)}
+    tpp = summary.get("effective_tpp") or {}
+    entries = []
+
+    def add(key: str, name: str, unit: str, value: Any, measurement_id: Any, U: Any) -> None:
+        if not isinstance(value, (int, float)) or not value or not math.isfinite(value):
+            return
+        source = by_id.get(measurement_id) if isinstance(measurement_id, str) else None
+        samples = _rate_samples(source, float(value)) if source else ()
+        entries.append(Entry(key, name, unit, float(value), float(U) if isinstance(U, (int, float)) else math.nan,
+                             samples, headline=True))
+
+    by_dtype = tpp.get("by_dtype") or {}
+    best = by_dtype.get(tpp.get("dtype")) or {}
+    add("summary/effective_tpp", render.metric("effective_tpp").name, "TPP", tpp.get("max"), best.get("measurement_id"),
+        (budget.get("tpp") or {}).get("U"))
+    for dtype, entry in by_dtype.items():
+        if not isinstance(entry, Mapping):
+            continue
+        source = by_id.get(entry.get("measurement_id"), {})
+        U = _U(source) * (entry.get("bit_length") or 0) if source else math.nan
+        add(f"summary/tpp/{dtype}", f"TPP {dtype} (GEMM peak)", "TPP", entry.get("tpp"), entry.get("measurement_id"), U)
+    bandwidth = summary.get("effective_dram_bandwidth") or {}
+    add("summary/effective_dram_bandwidth", render.metric("effective_dram_bandwidth").name, "GB/s",
+        bandwidth.get("value"), bandwidth.get("measurement_id"), (budget.get("dram_bandwidth_gbps") or {}).get("U"))
+    return entries
+
+
+def entries(run: Mapping[str, Any], large: set[str] | None = None) -> dict[str, Entry]:
+    """id -> Entry for each passing measurement and each headline metric of a run. `large` (ids of
+    the baseline's large shapes) marks which measurements the default gate covers."""
+    measurements = [m for m in run.get("measurements") or [] if isinstance(m, Mapping) and m.get("status") == "ok"
+                    and isinstance(m.get("id"), str) and isinstance((m.get("throughput") or {}).get("value"), (int, float))]
+    by_id = {m["id"]: m for m in measurements}
+    large = _large_ids(measurements) if large is None else large
+    out = {}
+    for m in measurements:
+        value = float(m["throughput"]["value"])
+        out[m["id"]] = Entry(m["id"], render.measurement_name(m), str(m["throughput"].get("unit", "")), value, _U(m),
+                             _rate_samples(m, value), large=m["id"] in large)
+    for entry in _headline(run, by_id):
+        out[entry.id] = entry
     return out
+
+
+# --- comparing ------------------------------------------------------------------------------------
+
+def _is_gated(entry: Entry, scope: str) -> bool:
+    return scope == "all" or entry.headline or (scope == "large" and entry.large)
+
+
+def compare_entries(a: Entry, b: Entry, scope: str, alpha: float) -> Row:
+    if len(a.samples) >= MIN_SAMPLES and len(b.samples) >= MIN_SAMPLES:
+        test = mann_whitney(b.samples, a.samples)  # B against A: "less" means B slower
+        p_slower, p_faster, method = test.p_less, test.p_greater, f"mann-whitney ({test.method})"
+        significant = (p_slower < alpha and b.value < a.value) or (p_faster < alpha and b.value > a.value)
+    else:
+        combined = math.sqrt(sum(u * u for u in (a.U, b.U) if math.isfinite(u)))
+        p_slower = p_faster = None
+        method, significant = "uncertainty", abs(b.value - a.value) > combined
+    return Row(a.id, a.name, a.unit, a.headline, _is_gated(a, scope), a.value, b.value, a.U, b.U,
+               len(a.samples), len(b.samples), method, p_slower, p_faster, significant)
 
 
 def run_warnings(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
@@ -86,49 +296,101 @@ def run_warnings(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
-def compare_runs(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
+def compare_runs(a: Mapping[str, Any], b: Mapping[str, Any], *, gate: str = DEFAULT_GATE,
+                 alpha: float = DEFAULT_ALPHA) -> Comparison:
     """Run b against baseline a (run dicts)."""
-    va, vb = _values(a), _values(b)
-    common = [key for key in va if key in vb and va[key]["unit"] == vb[key]["unit"]]
-    frame = pd.DataFrame({
-        "id": common, "unit": [va[k]["unit"] for k in common],
-        "a": [va[k]["value"] for k in common], "b": [vb[k]["value"] for k in common],
-        "U_a": [va[k]["U"] for k in common], "U_b": [vb[k]["U"] for k in common]}, columns=["id", "unit", "a", "b", "U_a", "U_b"])
-    frame["ratio"] = frame["b"] / frame["a"]
-    frame["change_pct"] = (frame["ratio"] - 1.0) * 100.0
-    combined = (frame["U_a"].fillna(0.0) ** 2 + frame["U_b"].fillna(0.0) ** 2) ** 0.5
-    frame["significant"] = (frame["b"] - frame["a"]).abs() > combined
-    frame["regression"] = frame["significant"] & (frame["b"] < frame["a"])
+    if gate not in GATES:
+        raise UsageError(f"unknown gate {gate!r}; use one of {', '.join(GATES)}")
+    if not 0 < alpha < 1:
+        raise UsageError(f"alpha must be between 0 and 1, got {alpha!r}")
+    ea = entries(a)
+    eb = entries(b, large={key for key, e in ea.items() if e.large})
+    common = [key for key in ea if key in eb and ea[key].unit == eb[key].unit]
+    headline_first = sorted(common, key=lambda key: (not ea[key].headline, not _is_gated(ea[key], gate)))
+    rows = [compare_entries(ea[key], eb[key], gate, alpha) for key in headline_first]
+    missing = [(key, e.name) for key, e in ea.items() if e.headline and key not in common]
+    only_a = sum(1 for key in ea if key not in eb and not ea[key].headline)
+    only_b = sum(1 for key in eb if key not in ea and not eb[key].headline)
     warnings = run_warnings(a, b)
-    only = sorted(set(va) ^ set(vb))
-    if only:
-        warnings.append(f"{len(only)} measurement(s) in only one of the runs are left out")
+    if only_a or only_b:
+        warnings.append(f"{only_a} measurement(s) only in A and {only_b} only in B are left out")
     if not common:
         warnings.append("the runs share no measurement")
-    return Comparison(str(a.get("run_id")), str(b.get("run_id")), frame[COLUMNS].reset_index(drop=True), warnings)
+    return Comparison(str(a.get("run_id")), str(b.get("run_id")), rows, missing, only_a, only_b, warnings, gate, alpha)
 
 
-def compare_paths(paths: list[str | Path]) -> list[Comparison]:
+def compare_paths(paths: list[str | Path], *, gate: str = DEFAULT_GATE, alpha: float = DEFAULT_ALPHA) -> list[Comparison]:
     """Each run after the first against the first (the baseline)."""
     if len(paths) < 2:
         raise UsageError("compare needs at least two run folders (the first is the baseline)")
     runs = [read_run(p) for p in paths]
-    return [compare_runs(runs[0], other) for other in runs[1:]]
+    return [compare_runs(runs[0], other, gate=gate, alpha=alpha) for other in runs[1:]]
 
 
-def render_text(comparison: Comparison) -> str:
-    """The table for a terminal: values, ratio, change and a marker for significant changes."""
-    frame = comparison.table
-    num = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else (f"{v:.4g}" if abs(v) < 1000 else f"{v:,.0f}")
-    shown = pd.DataFrame({
-        "measurement": frame["id"], "unit": frame["unit"], "A": frame["a"].map(num), "B": frame["b"].map(num),
-        "B/A": frame["ratio"].map(lambda r: f"{r:.3f}"), "change": frame["change_pct"].map(lambda c: f"{c:+.1f}%"),
-        "±U A": frame["U_a"].map(num), "±U B": frame["U_b"].map(num),
-        "significant": [("REGRESSION" if r else "faster") if s else "no" for s, r in zip(frame["significant"], frame["regression"])]})
-    lines = [f"A (baseline): {comparison.a}", f"B:            {comparison.b}", ""]
-    lines.append(shown.to_string(index=False) if len(shown) else "(no common measurements)")
-    significant = int(frame["significant"].sum())
-    lines += ["", f"{len(frame)} common measurement(s); {significant} significant change(s), "
-                  f"{int(frame['regression'].sum())} significant regression(s)"]
-    lines += [f"warning: {w}" for w in comparison.warnings]
-    return "\n".join(lines)
+# --- presenting -----------------------------------------------------------------------------------
+
+COLUMNS = ["measurement", "unit", "A", "B", "change", "p", "gated", "result"]
+
+
+def _p_cell(row: Row) -> str:
+    p = row.p_slower if row.b < row.a else row.p_faster
+    return "U" if p is None else (f"{p:.2g}" if p >= 0.001 else "<0.001")
+
+
+def _cells(row: Row, threshold_pct: float | None) -> list[Any]:
+    return [row.name, render.unit_text(row.unit), row.a, row.b, f"{row.change_pct:+.1f}%", _p_cell(row),
+            "yes" if row.gated else "no", row.result(threshold_pct)]
+
+
+def tables(comparison: Comparison, threshold_pct: float | None = None, only_gated: bool = False) -> list[render.Table]:
+    """The gated rows (or every common row), headline metrics first."""
+    rows = comparison.gated() if only_gated else comparison.rows
+    title = f"B {comparison.b} against A {comparison.a} (baseline)"
+    return [render.Table(COLUMNS, [_cells(r, threshold_pct) for r in rows], title=title,
+                         align=["l", "l", "r", "r", "r", "r", "l", "l"])]
+
+
+def verdict_line(comparison: Comparison, threshold_pct: float | None, fail_on_missing: bool = True) -> str:
+    gate = comparison.gate(threshold_pct, fail_on_missing)
+    counts = (f"{len(comparison.rows)} common, {len(comparison.gated())} gated ({comparison.gate_scope}); "
+              f"{sum(r.significant for r in comparison.rows)} significant at p < {comparison.alpha:g}")
+    if threshold_pct is None and not gate.reasons:
+        return f"{counts}; no gate (pass --fail-on-regression PCT)"
+    head = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}[gate.outcome]
+    limit = f" beyond {threshold_pct:g}%" if threshold_pct is not None else ""
+    return f"{head}: {counts}; {len(comparison.regressions(threshold_pct)) if threshold_pct is not None else 0} " \
+           f"regression(s){limit}" + "".join(f"\n  {reason}" for reason in gate.reasons)
+
+
+def render_text(comparison: Comparison, threshold_pct: float | None = None, fail_on_missing: bool = True,
+                width: int | None = None) -> str:
+    parts = [render.to_text(tables(comparison, threshold_pct), width) if comparison.rows
+             else "(no common measurements)", "", verdict_line(comparison, threshold_pct, fail_on_missing)]
+    parts += [f"warning: {w}" for w in comparison.warnings]
+    return "\n".join(parts)
+
+
+def render_markdown(comparisons: list[Comparison], threshold_pct: float | None = None,
+                    fail_on_missing: bool = True) -> str:
+    """A job summary ($GITHUB_STEP_SUMMARY) or PR comment: the gate, the gated rows, the rest folded."""
+    lines = ["## accelbench compare", ""]
+    for c in comparisons:
+        gate = c.gate(threshold_pct, fail_on_missing)
+        badge = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "⚠️ INCONCLUSIVE"}[gate.outcome]
+        if threshold_pct is None and gate.outcome == "pass":
+            badge = "COMPARED (no gate)"
+        lines += [f"**{badge}**: `{c.b}` against baseline `{c.a}`" + (
+            f"; gate: significant drops beyond {threshold_pct:g}% (p < {c.alpha:g}) on {c.gate_scope} measurements"
+            if threshold_pct is not None else ""), ""]
+        lines += [f"- {reason}" for reason in gate.reasons]
+        if gate.reasons:
+            lines.append("")
+        gated = tables(c, threshold_pct, only_gated=True)[0]
+        lines += render.md_table(gated.columns, gated.rows, gated.alignments())
+        others = [r for r in c.rows if not r.gated]
+        if others:
+            rest = render.md_table(COLUMNS, [_cells(r, threshold_pct) for r in others], gated.alignments())
+            lines += ["", f"<details><summary>{len(others)} other common measurement(s), not gated</summary>", "",
+                      *rest, "", "</details>"]
+        lines += [""] + [f"> warning: {w}" for w in c.warnings] + [""]
+    return "\n".join(lines).rstrip() + "\n"
