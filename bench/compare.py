@@ -11,6 +11,12 @@ p-value is below `alpha`; a regression needs, in addition, a drop larger than th
 minimum effect size), so a shift of a few percent between two runners never fails a build. Runs
 stored without samples fall back to the expanded uncertainties: |b - a| > sqrt(U_a² + U_b²).
 
+Run-to-run noise: samples of one run cannot show how far a second run on the same machine lands
+(another tenant, another clock state). Given repeats of the baseline (`repeats`, e.g. an A B A
+order in CI), a drop counts only when B is significantly slower than every baseline run, the
+drop against the nearest baseline run exceeds the threshold, and it exceeds the spread between
+the baseline runs themselves (the measured run-to-run noise of that measurement).
+
 What is gated (`gate`): the headline metrics only ("headline"); those plus the large shapes of
 each kernel and dtype, whose timings are long enough to be stable ("large", the default); or
 every common measurement ("all"). Small shapes are still shown, never gated by default."""
@@ -67,9 +73,12 @@ class Row:
     n_a: int
     n_b: int
     test: str  # "mann-whitney (exact|asymptotic)" or "uncertainty"
-    p_slower: float | None  # one-sided p-value for "B is slower"; None with the uncertainty test
+    p_slower: float | None  # one-sided p-value for "B is slower" (the largest over baseline runs); None with U
     p_faster: float | None
     significant: bool
+    effect_pct: float  # change against the nearest baseline run (= change_pct with one baseline run)
+    a_nearest: float  # the value of that baseline run (= a with one baseline run)
+    noise_pct: float | None = None  # largest change between the baseline runs; None without repeats
 
     @property
     def ratio(self) -> float:
@@ -84,14 +93,17 @@ class Row:
         return self.significant and self.b < self.a
 
     def regression(self, threshold_pct: float) -> bool:
-        """A gated, significant drop larger than threshold_pct percent."""
-        return self.gated and self.slower and -self.change_pct > threshold_pct
+        """A gated, significant drop larger than threshold_pct percent and than the run-to-run noise."""
+        return (self.gated and self.slower and -self.effect_pct > threshold_pct
+                and -self.effect_pct > (self.noise_pct or 0.0))
 
     def result(self, threshold_pct: float | None) -> str:
         if threshold_pct is not None and self.regression(threshold_pct):
             return "REGRESSION"
         if not self.significant:
             return "within noise"
+        if self.noise_pct is not None and abs(self.effect_pct) <= self.noise_pct:
+            return "run-to-run noise"
         return "slower" if self.b < self.a else "faster"
 
     def to_dict(self, threshold_pct: float | None) -> dict[str, Any]:
@@ -128,6 +140,7 @@ class Comparison:
     warnings: list[str]
     gate_scope: str
     alpha: float
+    repeats: int = 0  # baseline runs besides A
 
     def gated(self) -> list[Row]:
         return [row for row in self.rows if row.gated]
@@ -142,9 +155,7 @@ class Comparison:
         if fail_on_missing:
             reasons += [f"missing in B: {name}" for _, name in self.missing_headline]
         if threshold_pct is not None:
-            reasons += [f"{row.name}: {row.change_pct:+.1f}% (p = {render.fmt(row.p_slower, 2)})"
-                        if row.p_slower is not None else f"{row.name}: {row.change_pct:+.1f}% (beyond U)"
-                        for row in self.regressions(threshold_pct)]
+            reasons += [_regression_text(row) for row in self.regressions(threshold_pct)]
         if reasons:
             return Gate("fail", reasons)
         if threshold_pct is not None and not self.gated():
@@ -153,12 +164,20 @@ class Comparison:
 
     def to_dict(self, threshold_pct: float | None = None, fail_on_missing: bool = True) -> dict[str, Any]:
         gate = self.gate(threshold_pct, fail_on_missing)
-        return {"baseline": self.a, "run": self.b, "gate_scope": self.gate_scope, "alpha": self.alpha,
+        return {"baseline": self.a, "run": self.b, "baseline_repeats": self.repeats,
+                "gate_scope": self.gate_scope, "alpha": self.alpha,
                 "threshold_pct": threshold_pct, "fail_on_missing": fail_on_missing,
                 "outcome": gate.outcome, "failing": gate.reasons,
                 "missing_headline": [{"id": i, "name": n} for i, n in self.missing_headline],
                 "only_in_baseline": self.only_in_a, "only_in_run": self.only_in_b, "warnings": self.warnings,
                 "rows": [row.to_dict(threshold_pct) for row in self.rows]}
+
+
+def _regression_text(row: Row) -> str:
+    evidence = f"p = {render.fmt(row.p_slower, 2)}" if row.p_slower is not None else "beyond U"
+    if row.noise_pct is not None:
+        evidence += f", run-to-run noise ±{row.noise_pct:.1f}%"
+    return f"{row.name}: {row.effect_pct:+.1f}% ({evidence})"
 
 
 def _finite(value: Any) -> Any:
@@ -261,20 +280,32 @@ def _is_gated(entry: Entry, scope: str) -> bool:
     return scope == "all" or entry.headline or (scope == "large" and entry.large)
 
 
-def compare_entries(a: Entry, b: Entry, scope: str, alpha: float) -> Row:
-    if len(a.samples) >= MIN_SAMPLES and len(b.samples) >= MIN_SAMPLES:
-        test = mann_whitney(b.samples, a.samples)  # B against A: "less" means B slower
-        p_slower, p_faster, method = test.p_less, test.p_greater, f"mann-whitney ({test.method})"
-        significant = (p_slower < alpha and b.value < a.value) or (p_faster < alpha and b.value > a.value)
+def _pct(new: float, old: float) -> float:
+    return (new / old - 1.0) * 100.0 if old else math.nan
+
+
+def compare_entries(a: Entry, b: Entry, scope: str, alpha: float, repeats: tuple[Entry, ...] = ()) -> Row:
+    """B against A, and against A's repeats when given (B must be slower than each to be slower)."""
+    baselines = (a, *repeats)
+    nearest = min(baselines, key=lambda base: abs(_pct(b.value, base.value)))
+    effect = _pct(b.value, nearest.value)
+    noise = max(abs(_pct(x.value, y.value)) for x in baselines for y in baselines) if repeats else None
+    if all(len(base.samples) >= MIN_SAMPLES for base in baselines) and len(b.samples) >= MIN_SAMPLES:
+        tests = [mann_whitney(b.samples, base.samples) for base in baselines]  # "less" means B slower
+        p_slower, p_faster = max(t.p_less for t in tests), max(t.p_greater for t in tests)
+        method = f"mann-whitney ({tests[0].method})"
+        slower_than_all = all(b.value < base.value for base in baselines)
+        faster_than_all = all(b.value > base.value for base in baselines)
+        significant = (p_slower < alpha and slower_than_all) or (p_faster < alpha and faster_than_all)
     else:
-        combined = math.sqrt(sum(u * u for u in (a.U, b.U) if math.isfinite(u)))
+        combined = math.sqrt(sum(u * u for u in (nearest.U, b.U) if math.isfinite(u)))
         p_slower = p_faster = None
-        method, significant = "uncertainty", abs(b.value - a.value) > combined
+        method, significant = "uncertainty", abs(b.value - nearest.value) > combined
     return Row(a.id, a.name, a.unit, a.headline, _is_gated(a, scope), a.value, b.value, a.U, b.U,
-               len(a.samples), len(b.samples), method, p_slower, p_faster, significant)
+               len(a.samples), len(b.samples), method, p_slower, p_faster, significant, effect, nearest.value, noise)
 
 
-def run_warnings(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+def run_warnings(a: Mapping[str, Any], b: Mapping[str, Any], b_label: str = "B") -> list[str]:
     """Why the two runs may not be comparable: device, software or method differences."""
     warnings = []
     da, db = a.get("device") or {}, b.get("device") or {}
@@ -290,64 +321,84 @@ def run_warnings(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
             warnings.append(f"{key} differs: {a.get(key)!r} vs {b.get(key)!r} (results may not be comparable)")
     if (a.get("config") or {}).get("name") != (b.get("config") or {}).get("name"):
         warnings.append(f"suite differs: {(a.get('config') or {}).get('name')!r} vs {(b.get('config') or {}).get('name')!r}")
-    for label, run in (("A", a), ("B", b)):
+    for label, run in (("A", a), (b_label, b)):
         if run.get("status") != "complete":
             warnings.append(f"run {label} ({run.get('run_id')}) is {run.get('status')!r}")
     return warnings
 
 
 def compare_runs(a: Mapping[str, Any], b: Mapping[str, Any], *, gate: str = DEFAULT_GATE,
-                 alpha: float = DEFAULT_ALPHA) -> Comparison:
-    """Run b against baseline a (run dicts)."""
+                 alpha: float = DEFAULT_ALPHA, repeats: tuple[Mapping[str, Any], ...] = ()) -> Comparison:
+    """Run b against baseline a (run dicts); `repeats`: more runs of the baseline's code on the same machine."""
     if gate not in GATES:
         raise UsageError(f"unknown gate {gate!r}; use one of {', '.join(GATES)}")
     if not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1, got {alpha!r}")
     ea = entries(a)
-    eb = entries(b, large={key for key, e in ea.items() if e.large})
+    large = {key for key, e in ea.items() if e.large}
+    eb = entries(b, large=large)
+    er = [entries(r, large=large) for r in repeats]
     common = [key for key in ea if key in eb and ea[key].unit == eb[key].unit]
     headline_first = sorted(common, key=lambda key: (not ea[key].headline, not _is_gated(ea[key], gate)))
-    rows = [compare_entries(ea[key], eb[key], gate, alpha) for key in headline_first]
+    rows = [compare_entries(ea[key], eb[key], gate, alpha,
+                            tuple(e[key] for e in er if key in e and e[key].unit == ea[key].unit))
+            for key in headline_first]
     missing = [(key, e.name) for key, e in ea.items() if e.headline and key not in common]
     only_a = sum(1 for key in ea if key not in eb and not ea[key].headline)
     only_b = sum(1 for key in eb if key not in ea and not eb[key].headline)
     warnings = run_warnings(a, b)
+    for i, repeat in enumerate(repeats, 1):
+        warnings += [f"baseline repeat {i}: {w}" for w in run_warnings(a, repeat, "repeat") if w not in warnings]
     if only_a or only_b:
         warnings.append(f"{only_a} measurement(s) only in A and {only_b} only in B are left out")
     if not common:
         warnings.append("the runs share no measurement")
-    return Comparison(str(a.get("run_id")), str(b.get("run_id")), rows, missing, only_a, only_b, warnings, gate, alpha)
+    return Comparison(str(a.get("run_id")), str(b.get("run_id")), rows, missing, only_a, only_b, warnings, gate, alpha,
+                      len(repeats))
 
 
-def compare_paths(paths: list[str | Path], *, gate: str = DEFAULT_GATE, alpha: float = DEFAULT_ALPHA) -> list[Comparison]:
-    """Each run after the first against the first (the baseline)."""
+def compare_paths(paths: list[str | Path], *, gate: str = DEFAULT_GATE, alpha: float = DEFAULT_ALPHA,
+                  repeats: list[str | Path] = ()) -> list[Comparison]:
+    """Each run after the first against the first (the baseline) and the baseline's repeats."""
     if len(paths) < 2:
         raise UsageError("compare needs at least two run folders (the first is the baseline)")
     runs = [read_run(p) for p in paths]
-    return [compare_runs(runs[0], other, gate=gate, alpha=alpha) for other in runs[1:]]
+    again = tuple(read_run(p) for p in repeats)
+    return [compare_runs(runs[0], other, gate=gate, alpha=alpha, repeats=again) for other in runs[1:]]
 
 
 # --- presenting -----------------------------------------------------------------------------------
 
 COLUMNS = ["measurement", "unit", "A", "B", "change", "p", "gated", "result"]
+REPEAT_COLUMNS = ["measurement", "unit", "A (nearest run)", "B", "change", "noise", "p", "gated", "result"]
 
 
 def _p_cell(row: Row) -> str:
-    p = row.p_slower if row.b < row.a else row.p_faster
+    p = row.p_slower if row.effect_pct < 0 else row.p_faster
     return "U" if p is None else (f"{p:.2g}" if p >= 0.001 else "<0.001")
 
 
-def _cells(row: Row, threshold_pct: float | None) -> list[Any]:
-    return [row.name, render.unit_text(row.unit), row.a, row.b, f"{row.change_pct:+.1f}%", _p_cell(row),
+def _cells(row: Row, threshold_pct: float | None, with_noise: bool) -> list[Any]:
+    noise = [f"±{row.noise_pct:.1f}%" if row.noise_pct is not None else "-"] if with_noise else []
+    return [row.name, render.unit_text(row.unit), row.a_nearest, row.b, f"{row.effect_pct:+.1f}%", *noise, _p_cell(row),
             "yes" if row.gated else "no", row.result(threshold_pct)]
+
+
+def _table(comparison: Comparison, rows: list[Row], threshold_pct: float | None, title: str | None) -> render.Table:
+    with_noise = comparison.repeats > 0
+    columns = REPEAT_COLUMNS if with_noise else COLUMNS
+    align = ["l", "l", "r", "r", "r"] + (["r"] if with_noise else []) + ["r", "l", "l"]
+    return render.Table(columns, [_cells(r, threshold_pct, with_noise) for r in rows], title=title, align=align)
 
 
 def tables(comparison: Comparison, threshold_pct: float | None = None, only_gated: bool = False) -> list[render.Table]:
     """The gated rows (or every common row), headline metrics first."""
     rows = comparison.gated() if only_gated else comparison.rows
     title = f"B {comparison.b} against A {comparison.a} (baseline)"
-    return [render.Table(COLUMNS, [_cells(r, threshold_pct) for r in rows], title=title,
-                         align=["l", "l", "r", "r", "r", "r", "l", "l"])]
+    if comparison.repeats:
+        title += (f" and {comparison.repeats} repeat(s) of it; change: against the nearest baseline run, "
+                  "noise: the spread between baseline runs")
+    return [_table(comparison, rows, threshold_pct, title)]
 
 
 def verdict_line(comparison: Comparison, threshold_pct: float | None, fail_on_missing: bool = True) -> str:
@@ -366,6 +417,9 @@ def render_text(comparison: Comparison, threshold_pct: float | None = None, fail
                 width: int | None = None) -> str:
     parts = [render.to_text(tables(comparison, threshold_pct), width) if comparison.rows
              else "(no common measurements)", "", verdict_line(comparison, threshold_pct, fail_on_missing)]
+    if threshold_pct is not None and not comparison.repeats:
+        parts.append("note: one run per side shows the spread within each run, not between runs; "
+                     "--baseline-repeat adds the run-to-run noise")
     parts += [f"warning: {w}" for w in comparison.warnings]
     return "\n".join(parts)
 
@@ -389,7 +443,8 @@ def render_markdown(comparisons: list[Comparison], threshold_pct: float | None =
         lines += render.md_table(gated.columns, gated.rows, gated.alignments())
         others = [r for r in c.rows if not r.gated]
         if others:
-            rest = render.md_table(COLUMNS, [_cells(r, threshold_pct) for r in others], gated.alignments())
+            rest = _table(c, others, threshold_pct, None)
+            rest = render.md_table(rest.columns, rest.rows, rest.alignments())
             lines += ["", f"<details><summary>{len(others)} other common measurement(s), not gated</summary>", "",
                       *rest, "", "</details>"]
         lines += [""] + [f"> warning: {w}" for w in c.warnings] + [""]

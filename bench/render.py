@@ -138,8 +138,12 @@ def shape_label(case: str) -> str:
         tags.append(f"{params['llc_multiple']}× LLC")
     if {"m", "n", "k"} <= set(params):
         body = f"{params['m']}×{params['n']}×{params['k']}"
+    elif {"batch", "heads", "seq_len", "head_dim"} <= set(params):
+        body = f"B={params['batch']} H={params['heads']} S={params['seq_len']} D={params['head_dim']}"
+        if params.get("causal") in ("True", "true"):
+            tags.insert(0, "causal")
     else:
-        skip = {"search_trial", "variant", "role", "llc_multiple"}
+        skip = {"search_trial", "variant", "role", "llc_multiple", "causal"}
         body = " ".join(f"{key.replace('_', ' ')} {value}" for key, value in params.items() if key not in skip)
     return body + (f" ({', '.join(tags)})" if tags else "")
 
@@ -151,6 +155,10 @@ def measurement_name(measurement: Mapping[str, Any]) -> str:
     middle = "" if kernel in (None, "matmul", "sdpa") else f" {kernel}"
     case = str(measurement.get("id", "")).split("/")[-1]
     shape = shape_label(case) if "=" in case else ""
+    array_bytes = (measurement.get("params") or {}).get("array_bytes")
+    if measurement.get("suite") == "stream" and isinstance(array_bytes, (int, float)) and array_bytes > 0:
+        tags = shape[shape.index("("):] if "(" in shape else ""
+        shape = f"{fmt(array_bytes / 2**20)} MiB {tags}".strip()
     return " ".join(part for part in (f"{suite}{middle}", str(measurement.get("dtype") or ""), shape) if part)
 
 

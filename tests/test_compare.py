@@ -192,3 +192,40 @@ def test_usage_errors(tmp_path, capsys):
     assert main(["compare", *paths, "--summary-md", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("bench compare: error: --summary-md") and "is a folder" in err[-1]
+
+
+# --- run-to-run noise from baseline repeats (A B A) -------------------------------------------------
+
+def test_a_drift_of_the_runner_passes_when_the_baseline_is_repeated(tmp_path):
+    before, during, after = ci_run(seed=1), ci_run(seed=2, speed=0.93), ci_run(seed=3, speed=0.92)
+    base, new, again = folders(tmp_path, before, during, after)
+    assert main(["compare", base, new, "--fail-on-regression", "5"]) == 1  # one run per side: a false alarm
+    assert main(["compare", base, new, "--baseline-repeat", again, "--fail-on-regression", "5"]) == 0
+    row = next(r for r in compare_runs(before, during, repeats=(after,)).rows if r.id == "summary/effective_tpp")
+    assert row.noise_pct == pytest.approx(8.0, abs=2.0) and abs(row.effect_pct) < 3 and not row.slower
+
+
+def test_a_real_slowdown_still_fails_with_baseline_repeats(tmp_path):
+    base, new, again = folders(tmp_path, ci_run(seed=1), ci_run(seed=2, speed=0.9), ci_run(seed=3, speed=0.98))
+    assert main(["compare", base, new, "--baseline-repeat", again, "--fail-on-regression", "5"]) == 1
+    assert main(["compare", base, new, "--baseline-repeat", again, "--fail-on-regression", "10"]) == 0
+
+
+def test_a_drop_inside_the_run_to_run_noise_is_not_a_regression():
+    rows = compare_runs(ci_run(seed=1), ci_run(seed=2, speed=0.85), repeats=(ci_run(seed=3, speed=0.8),)).rows
+    headline = [r for r in rows if r.headline]
+    assert headline and not any(r.regression(5) for r in headline)
+    assert {r.result(5) for r in headline} <= {"run-to-run noise", "within noise"}
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    paths = folders(tmp_path, ci_run(seed=1), ci_run(seed=2))
+    child = subprocess.Popen([sys.executable, "-m", "bench", "compare", *paths, "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before anything is written, as with `| head` on a long output
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
