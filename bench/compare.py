@@ -186,28 +186,44 @@ def _finite(value: Any) -> Any:
 
 # --- what a run offers for comparison -----------------------------------------------------------
 
+def _map(value: Any) -> Mapping[str, Any]:
+    """A stored block when it is one; {} for anything else (a hostile or truncated run.json)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _num(value: Any) -> float:
+    """A finite number, or NaN for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return math.nan
+    return float(value)
+
+
 def _U(entry: Mapping[str, Any]) -> float:
     """Expanded uncertainty (k = 2) of a measurement's rate, in its own unit."""
-    block = entry.get("uncertainty") or {}
-    if block.get("U") is not None:
-        return float(block["U"])
-    low, high = (entry.get("throughput") or {}).get("ci95") or (math.nan, math.nan)
-    return (high - low) / 2
+    U = _num(_map(entry.get("uncertainty")).get("U"))
+    if math.isfinite(U):
+        return U
+    interval = _map(entry.get("throughput")).get("ci95")
+    if isinstance(interval, (list, tuple)) and len(interval) == 2:
+        return (_num(interval[1]) - _num(interval[0])) / 2
+    return math.nan
 
 
 def _rate_samples(m: Mapping[str, Any], value: float) -> tuple[float, ...]:
     """Each sample as a rate on the scale of `value` (the rate is inversely proportional to the time)."""
-    times = [float(t) for t in ((m.get("timing") or {}).get("samples_s") or [])
-             if isinstance(t, (int, float)) and t > 0 and math.isfinite(t)]
-    median = (m.get("stats") or {}).get("median")
-    if not times or not median:
+    stored = _map(m.get("timing")).get("samples_s")
+    times = [_num(t) for t in stored] if isinstance(stored, list) else []
+    times = [t for t in times if t > 0]  # NaN compares false
+    median = _num(_map(m.get("stats")).get("median"))
+    if not times or not median > 0:
         return ()
-    return tuple(value * float(median) / t for t in times)
+    return tuple(value * median / t for t in times)
 
 
 def _work(m: Mapping[str, Any]) -> float:
-    work = m.get("work") or {}
-    return float(work.get("bytes") or 0) if m.get("suite") == "stream" else float(work.get("flops") or work.get("bytes") or 0)
+    work = _map(m.get("work"))
+    amount = _num(work.get("bytes")) if m.get("suite") == "stream" else _num(work.get("flops") or work.get("bytes"))
+    return amount if amount > 0 else 0.0
 
 
 def _large_ids(measurements: list[Mapping[str, Any]]) -> set[str]:
@@ -216,10 +232,10 @@ def _large_ids(measurements: list[Mapping[str, Any]]) -> set[str]:
     groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
     for m in measurements:
         if m.get("suite") == "stream":
-            params = m.get("params") or {}
-            if params.get("role") != "dram" and (params.get("llc_multiple") or 0) < DRAM_SIZED_LLC_MULTIPLE:
+            params = _map(m.get("params"))
+            if params.get("role") != "dram" and not _num(params.get("llc_multiple")) >= DRAM_SIZED_LLC_MULTIPLE:
                 continue
-        groups[(m.get("suite"), m.get("kernel"), m.get("dtype"))].append(m)
+        groups[tuple(str(m.get(key)) for key in ("suite", "kernel", "dtype"))].append(m)
     large = set()
     for group in groups.values():
         biggest = max(_work(m) for m in group)
@@ -228,45 +244,46 @@ def _large_ids(measurements: list[Mapping[str, Any]]) -> set[str]:
 
 
 def _headline(run: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> list[Entry]:
-    summary = run.get("summary") or {}
-    budget = summary.get("uncertainty") or {}
-    tpp = summary.get("effective_tpp") or {}
-    entries = []
+    summary = _map(run.get("summary"))
+    budget = _map(summary.get("uncertainty"))
+    tpp = _map(summary.get("effective_tpp"))
+    found = []
 
     def add(key: str, name: str, unit: str, value: Any, measurement_id: Any, U: Any) -> None:
-        if not isinstance(value, (int, float)) or not value or not math.isfinite(value):
+        value = _num(value)
+        if not value > 0:
             return
         source = by_id.get(measurement_id) if isinstance(measurement_id, str) else None
-        samples = _rate_samples(source, float(value)) if source else ()
-        entries.append(Entry(key, name, unit, float(value), float(U) if isinstance(U, (int, float)) else math.nan,
-                             samples, headline=True))
+        samples = _rate_samples(source, value) if source else ()
+        found.append(Entry(key, name, unit, value, _num(U), samples, headline=True))
 
-    by_dtype = tpp.get("by_dtype") or {}
-    best = by_dtype.get(tpp.get("dtype")) or {}
+    by_dtype = _map(tpp.get("by_dtype"))
+    best = _map(by_dtype.get(tpp.get("dtype")) if isinstance(tpp.get("dtype"), str) else None)
     add("summary/effective_tpp", render.metric("effective_tpp").name, "TPP", tpp.get("max"), best.get("measurement_id"),
-        (budget.get("tpp") or {}).get("U"))
+        _map(budget.get("tpp")).get("U"))
     for dtype, entry in by_dtype.items():
-        if not isinstance(entry, Mapping):
-            continue
-        source = by_id.get(entry.get("measurement_id"), {})
-        U = _U(source) * (entry.get("bit_length") or 0) if source else math.nan
+        entry = _map(entry)
+        source = by_id.get(entry.get("measurement_id")) if isinstance(entry.get("measurement_id"), str) else None
+        U = _U(source) * _num(entry.get("bit_length")) if source else math.nan
         add(f"summary/tpp/{dtype}", f"TPP {dtype} (GEMM peak)", "TPP", entry.get("tpp"), entry.get("measurement_id"), U)
-    bandwidth = summary.get("effective_dram_bandwidth") or {}
+    bandwidth = _map(summary.get("effective_dram_bandwidth"))
     add("summary/effective_dram_bandwidth", render.metric("effective_dram_bandwidth").name, "GB/s",
-        bandwidth.get("value"), bandwidth.get("measurement_id"), (budget.get("dram_bandwidth_gbps") or {}).get("U"))
-    return entries
+        bandwidth.get("value"), bandwidth.get("measurement_id"), _map(budget.get("dram_bandwidth_gbps")).get("U"))
+    return found
 
 
 def entries(run: Mapping[str, Any], large: set[str] | None = None) -> dict[str, Entry]:
     """id -> Entry for each passing measurement and each headline metric of a run. `large` (ids of
     the baseline's large shapes) marks which measurements the default gate covers."""
-    measurements = [m for m in run.get("measurements") or [] if isinstance(m, Mapping) and m.get("status") == "ok"
-                    and isinstance(m.get("id"), str) and isinstance((m.get("throughput") or {}).get("value"), (int, float))]
+    stored = run.get("measurements")
+    measurements = [m for m in (stored if isinstance(stored, list) else []) if isinstance(m, Mapping)
+                    and m.get("status") == "ok" and isinstance(m.get("id"), str)
+                    and _num(_map(m.get("throughput")).get("value")) > 0]
     by_id = {m["id"]: m for m in measurements}
     large = _large_ids(measurements) if large is None else large
     out = {}
     for m in measurements:
-        value = float(m["throughput"]["value"])
+        value = _num(m["throughput"]["value"])
         out[m["id"]] = Entry(m["id"], render.measurement_name(m), str(m["throughput"].get("unit", "")), value, _U(m),
                              _rate_samples(m, value), large=m["id"] in large)
     for entry in _headline(run, by_id):
@@ -308,19 +325,20 @@ def compare_entries(a: Entry, b: Entry, scope: str, alpha: float, repeats: tuple
 def run_warnings(a: Mapping[str, Any], b: Mapping[str, Any], b_label: str = "B") -> list[str]:
     """Why the two runs may not be comparable: device, software or method differences."""
     warnings = []
-    da, db = a.get("device") or {}, b.get("device") or {}
+    da, db = _map(a.get("device")), _map(b.get("device"))
     for key in ("name", "backend", "compute_units", "memory_bytes"):
         if da.get(key) != db.get(key):
             warnings.append(f"device {key} differs: {da.get(key)!r} vs {db.get(key)!r}")
-    sa, sb = a.get("software") or {}, b.get("software") or {}
+    sa, sb = _map(a.get("software")), _map(b.get("software"))
     for key in SOFTWARE_KEYS:
         if sa.get(key) != sb.get(key):
             warnings.append(f"software {key} differs: {sa.get(key)!r} vs {sb.get(key)!r}")
     for key in ("method_version", "schema_version"):
         if a.get(key) != b.get(key):
             warnings.append(f"{key} differs: {a.get(key)!r} vs {b.get(key)!r} (results may not be comparable)")
-    if (a.get("config") or {}).get("name") != (b.get("config") or {}).get("name"):
-        warnings.append(f"suite differs: {(a.get('config') or {}).get('name')!r} vs {(b.get('config') or {}).get('name')!r}")
+    suite_a, suite_b = _map(a.get("config")).get("name"), _map(b.get("config")).get("name")
+    if suite_a != suite_b:
+        warnings.append(f"suite differs: {suite_a!r} vs {suite_b!r}")
     for label, run in (("A", a), (b_label, b)):
         if run.get("status") != "complete":
             warnings.append(f"run {label} ({run.get('run_id')}) is {run.get('status')!r}")

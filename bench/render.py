@@ -149,13 +149,15 @@ def shape_label(case: str) -> str:
 
 
 def measurement_name(measurement: Mapping[str, Any]) -> str:
-    """'GEMM bf16 1024×1024×1024', 'Stream triad fp32 33554432 elements (dram, 4.0× LLC)'."""
-    suite = SUITE_NAMES.get(measurement.get("suite", ""), str(measurement.get("suite", "")))
+    """'GEMM bf16 1024×1024×1024', 'Stream triad fp32 128 MiB (dram, 4.0× LLC)'."""
+    suite = str(measurement.get("suite", ""))
+    suite = SUITE_NAMES.get(suite, suite)
     kernel = measurement.get("kernel")
     middle = "" if kernel in (None, "matmul", "sdpa") else f" {kernel}"
     case = str(measurement.get("id", "")).split("/")[-1]
     shape = shape_label(case) if "=" in case else ""
-    array_bytes = (measurement.get("params") or {}).get("array_bytes")
+    params = measurement.get("params")
+    array_bytes = params.get("array_bytes") if isinstance(params, Mapping) else None
     if measurement.get("suite") == "stream" and isinstance(array_bytes, (int, float)) and array_bytes > 0:
         tags = shape[shape.index("("):] if "(" in shape else ""
         shape = f"{fmt(array_bytes / 2**20)} MiB {tags}".strip()

@@ -229,3 +229,29 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path):
     err = child.stderr.read().decode()
     assert child.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_hostile_run_records_are_compared_without_a_traceback(tmp_path, capsys):
+    good = ci_run(seed=1)
+    bad = copy.deepcopy(good)
+    bad["run_id"] = "hostile"
+    bad["summary"] = {"effective_tpp": {"max": "lots", "dtype": ["bf16"], "by_dtype": {"bf16": 7, "fp32": {"tpp": True}}},
+                      "effective_dram_bandwidth": [], "uncertainty": "none"}
+    bad["device"], bad["software"], bad["config"] = "x", None, 3
+    first, second, third = bad["measurements"][:3]
+    first["timing"] = {"samples_s": ["0.1", None, -1, float("nan"), {"deep": [[[]]]}]}
+    first["stats"] = {"median": "fast"}
+    second["throughput"] = {"value": float("inf"), "unit": "TFLOPS"}
+    third["params"], third["work"], third["suite"] = [], "much", ["stream"]
+    bad["measurements"].append("not a measurement")
+    for run in (good, bad):
+        (tmp_path / run["run_id"]).mkdir()
+        (tmp_path / run["run_id"] / "run.json").write_text(json.dumps(run))
+    for a, b in ((good, bad), (bad, good), (bad, bad)):
+        capsys.readouterr()
+        code = main(["compare", str(tmp_path / a["run_id"]), str(tmp_path / b["run_id"]), "--fail-on-regression", "5",
+                     "--format", "json"])
+        assert code in (0, 1, 3)
+        json.loads(capsys.readouterr().out)
+        for output in ("text", "md"):
+            assert main(["compare", str(tmp_path / a["run_id"]), str(tmp_path / b["run_id"]), "--format", output]) == code

@@ -71,6 +71,8 @@ def test_shapes_read_as_people_write_them():
     m = {"id": "stream/copy/fp32/elements=33554432,role=dram,llc_multiple=4.0", "suite": "stream", "kernel": "copy",
          "dtype": "fp32"}
     assert render.measurement_name(m) == "Stream copy fp32 elements 33554432 (dram, 4.0× LLC)"
+    m["params"] = {"array_bytes": 134217728}
+    assert render.measurement_name(m) == "Stream copy fp32 128 MiB (dram, 4.0× LLC)"
 
 
 def test_run_summary_shows_shapes_in_words():
