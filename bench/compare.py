@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bench import render
-from bench.errors import UsageError
+from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.rank_test import mann_whitney
 from bench.verdict import read_run
 
@@ -122,8 +122,6 @@ class Gate:
 
     @property
     def exit_code(self) -> int:
-        from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
-
         return {"pass": EXIT_OK, "fail": EXIT_CHECK_FAILED, "inconclusive": EXIT_INCONCLUSIVE}[self.outcome]
 
 
