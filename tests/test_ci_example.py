@@ -57,6 +57,11 @@ def test_the_workflow_is_well_formed():
     assert any(step.get("uses", "").startswith("actions/checkout@") for step in steps())
 
 
+def test_run_scripts_take_expressions_through_env_not_inline():
+    # ${{ }} pasted into a script is a shell-injection path; the example passes them as env variables
+    assert not any("${{" in script for script in scripts())
+
+
 def test_torch_comes_from_the_cpu_wheel_index_before_accelbench():
     text = "\n".join(scripts())
     torch_line = next(line for line in text.splitlines() if "install torch" in line)
