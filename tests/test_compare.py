@@ -257,3 +257,26 @@ def test_hostile_run_records_are_compared_without_a_traceback(tmp_path, capsys):
         captured = capsys.readouterr()
         assert code in (0, 1, 2, 3) and "Traceback" not in captured.err
         assert code != 2 or len(captured.err.strip().splitlines()) == 1
+
+
+# --- end to end on a real CPU measurement --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "run"
+    code = main(["run", "--device", "cpu", "--suite", "quick", "--suites", "gemm", "--dtypes", "fp32", "--quiet",
+                 "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_a_real_run_passes_against_its_copy_and_fails_against_a_slowed_copy(real_run, tmp_path, capsys):
+    from bench.verdict import read_run
+
+    measured = read_run(real_run)
+    copy_dir, slow_dir = folders(tmp_path, measured, slower(measured, 1.5))
+    assert main(["compare", str(real_run), copy_dir, "--fail-on-regression", "5"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(real_run), slow_dir, "--fail-on-regression", "5", "--format", "json"]) == 1
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["comparisons"][0]["rows"]}
+    assert rows["summary/effective_tpp"]["regression"] and rows["summary/effective_tpp"]["test"].startswith("mann-whitney")
