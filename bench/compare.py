@@ -375,12 +375,51 @@ def compare_runs(a: Mapping[str, Any], b: Mapping[str, Any], *, gate: str = DEFA
 
 def compare_paths(paths: list[str | Path], *, gate: str = DEFAULT_GATE, alpha: float = DEFAULT_ALPHA,
                   repeats: list[str | Path] = ()) -> list[Comparison]:
-    """Each run after the first against the first (the baseline) and the baseline's repeats."""
+    """Each run after the first against the first (the baseline) and the baseline's repeats. Lot
+    folders (multi-unit runs) are compared unit by unit, matched by unit label."""
     if len(paths) < 2:
         raise UsageError("compare needs at least two run folders (the first is the baseline)")
     runs = [read_run(p) for p in paths]
-    again = tuple(read_run(p) for p in repeats)
-    return [compare_runs(runs[0], other, gate=gate, alpha=alpha, repeats=again) for other in runs[1:]]
+    again = [read_run(p) for p in repeats]
+    if not _units(runs[0]):
+        for path, run in zip([*paths[1:], *repeats], [*runs[1:], *again]):
+            _refuse_lot(path, run, "the baseline is a single run")
+        return [compare_runs(runs[0], other, gate=gate, alpha=alpha, repeats=tuple(again)) for other in runs[1:]]
+    for path, run in zip([*paths[1:], *repeats], [*runs[1:], *again]):
+        if not _units(run):
+            raise UsageError(f"{path} is a single run but the baseline {paths[0]} is a lot folder; compare a unit "
+                             f"folder of the lot ({Path(paths[0]) / 'units' / '<label>'}) with it instead")
+    return [c for other in runs[1:] for c in _compare_lots(runs[0], other, again, gate, alpha)]
+
+
+def _units(run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    from bench.multiunit import unit_runs
+
+    units = run.get("units")
+    return dict(unit_runs(dict(run))) if isinstance(units, list) and units else {}
+
+
+def _refuse_lot(path: str | Path, run: Mapping[str, Any], why: str) -> None:
+    units = _units(run)
+    if units:
+        raise UsageError(f"{path} is a lot folder of {len(units)} unit(s) ({', '.join(units)}) but {why}; compare "
+                         f"one of its unit folders ({Path(path) / 'units' / '<label>'}) instead")
+
+
+def _compare_lots(base: Mapping[str, Any], other: Mapping[str, Any], again: list[Mapping[str, Any]], gate: str,
+                  alpha: float) -> list[Comparison]:
+    """One comparison per unit of the baseline lot; a unit absent from the other lot misses everything."""
+    base_units, other_units = _units(base), _units(other)
+    repeat_units = [_units(r) for r in again]
+    out = []
+    for label, unit in base_units.items():
+        counterpart = other_units.get(label) or {"run_id": other.get("run_id"), "measurements": [], "summary": {},
+                                                 "status": f"no unit {label}"}
+        comparison = compare_runs(unit, counterpart, gate=gate, alpha=alpha,
+                                  repeats=tuple(r[label] for r in repeat_units if label in r))
+        comparison.a, comparison.b = f"{base.get('run_id')} unit {label}", f"{other.get('run_id')} unit {label}"
+        out.append(comparison)
+    return out
 
 
 # --- presenting -----------------------------------------------------------------------------------

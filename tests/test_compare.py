@@ -280,3 +280,28 @@ def test_a_real_run_passes_against_its_copy_and_fails_against_a_slowed_copy(real
     assert main(["compare", str(real_run), slow_dir, "--fail-on-regression", "5", "--format", "json"]) == 1
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["comparisons"][0]["rows"]}
     assert rows["summary/effective_tpp"]["regression"] and rows["summary/effective_tpp"]["test"].startswith("mann-whitney")
+
+
+# --- lot folders: unit by unit ------------------------------------------------------------------------
+
+def lot(run_id: str, *units: tuple[str, dict]) -> dict:
+    records = [{**run, "unit": label, "run_dir": f"units/{label}", "device_spec": "cpu", "stand_in": True,
+                "label_note": None, "exit_code": 0} for label, run in units]
+    top = {key: value for key, value in units[0][1].items() if key not in ("device", "identity", "summary")}
+    return {**top, "run_id": run_id, "kind": "multi-unit", "mode": "serial", "units": records, "problems": [],
+            "measurements": [], "skips": []}
+
+
+def test_lots_are_compared_unit_by_unit(tmp_path, capsys):
+    base = lot("lot-a", ("u1", ci_run(seed=1)), ("u2", ci_run(seed=2)))
+    same = lot("lot-b", ("u1", ci_run(seed=3)), ("u2", ci_run(seed=4)))
+    slow = lot("lot-c", ("u1", ci_run(seed=5)), ("u2", ci_run(seed=6, speed=0.85)))
+    partial = lot("lot-d", ("u1", ci_run(seed=7)))
+    a, b, c, d, single = folders(tmp_path, base, same, slow, partial, ci_run(seed=8))
+    assert main(["compare", a, b, "--fail-on-regression", "5"]) == 0
+    assert main(["compare", a, c, "--fail-on-regression", "5"]) == 1
+    assert "lot-c unit u2" in capsys.readouterr().out
+    assert main(["compare", a, d, "--fail-on-regression", "5"]) == 1  # unit u2 is missing from the new lot
+    assert main(["compare", a, single]) == 2 and main(["compare", single, a]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "lot folder" in err[1] and "units" in err[1]
