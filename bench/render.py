@@ -99,20 +99,22 @@ def criterion_text(metric_key: str, op: str, value: float, unit: str | None = No
 
 
 _CRITERION = re.compile(r"^(?:(?P<rule>[^:]+): )?(?P<metric>[a-z][a-z0-9_:]*) (?P<op><=|>=|==|<|>) "
-                        r"(?P<value>[0-9][0-9.eE+-]*)(?: (?P<unit>\S+))?$")
+                        r"(?P<value>[0-9][0-9,.eE+-]*)(?: (?P<unit>[^\s()]+))?(?: \((?P<note>[^()]*)\))?$")
 
 
 def humanize_criterion(text: str) -> str:
-    """A criterion id such as 'case-by-case: dram_bandwidth_gbps < 6500 GB/s' in words:
-    'case-by-case: DRAM bandwidth < 6,500 GB/s'. Text of another form comes back unchanged."""
+    """A criterion id such as 'case-by-case: dram_bandwidth_gbps < 6,500 GB/s (strict)' in words:
+    'case-by-case: DRAM bandwidth < 6,500 GB/s (strict)'. Text of another form comes back unchanged."""
     match = _CRITERION.match(text.strip())
     if not match:
         return text
     try:
-        value = float(match["value"])
+        value = float(match["value"].replace(",", ""))
     except ValueError:
         return text
     body = criterion_text(match["metric"], match["op"], value, match["unit"])
+    if match["note"]:
+        body += f" ({match['note']})"
     return f"{match['rule']}: {body}" if match["rule"] else body
 
 

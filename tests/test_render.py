@@ -61,6 +61,9 @@ def test_metric_names_and_units_come_from_one_mapping():
     assert render.criterion_text("performance_density", ">=", 5.92, "TPP/mm2") == "Performance density ≥ 5.92 TPP/mm²"
     assert render.humanize_criterion("case-by-case: dram_bandwidth_gbps < 6500 GB/s") == \
         "case-by-case: DRAM bandwidth < 6,500 GB/s"
+    assert render.humanize_criterion("case-by-case: dram_bandwidth_gbps < 6,500 GB/s (strict)") == \
+        "case-by-case: DRAM bandwidth < 6,500 GB/s (strict)"
+    assert render.humanize_criterion("3A090.a: tpp >= 4,800 TPP (inclusive)") == "3A090.a: TPP ≥ 4,800 (inclusive)"
     assert render.humanize_criterion("detected device is the declared one") == "detected device is the declared one"
 
 
