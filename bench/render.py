@@ -120,9 +120,6 @@ def humanize_criterion(text: str) -> str:
 
 # --- measurement names -------------------------------------------------------------------------
 
-_TAGS = {"search_trial": "search", "variant": None, "role": None}
-
-
 def shape_label(case: str) -> str:
     """A case string or measurement id as people read it: 'm=384,n=256,k=320,search_trial=1' ->
     '384×256×320 (search)'; other cases list their parameters with spaces."""
