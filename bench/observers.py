@@ -1,11 +1,10 @@
-"""Progress observers of a run: the protocol the runner calls, and the two plain displays.
+"""Progress observers of a run: the protocol the runner calls, and the observer that says nothing.
 
-No torch or rich here: the runner, the CLI and the rank workers all use these, and the rich live
-display (bench.progress.LiveObserver) implements the same protocol."""
+No torch or rich here, so the runner (which defaults to QuietObserver) does not depend on the
+displays; bench.progress holds the plain-line and the rich live displays of the same protocol."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Protocol
 
 
@@ -16,6 +15,7 @@ class Observer(Protocol):
     def samples_taken(self, case: Any, count: int) -> None: ...  # the running sample count of a case
     def measured(self, measurement: dict[str, Any]) -> None: ...
     def skipped(self, skip: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...  # the run is over (a live display stops)
 
 
 class QuietObserver:
@@ -25,21 +25,4 @@ class QuietObserver:
     def samples_taken(self, case: Any, count: int) -> None: ...
     def measured(self, measurement: dict[str, Any]) -> None: ...
     def skipped(self, skip: dict[str, Any]) -> None: ...
-
-
-class LineObserver(QuietObserver):
-    """One progress line per case on stderr (for logs and non-terminals)."""
-
-    def __init__(self, stream: Any = None):
-        self.stream = stream if stream is not None else sys.stderr
-        self.current = ""
-
-    def case_started(self, case: Any, number: int, total: int) -> None:
-        self.current = f"[{number}/{total}] {case.id}"
-
-    def measured(self, m: dict[str, Any]) -> None:
-        flag = "" if m["status"] == "ok" else "  WRONG RESULT"
-        print(f"{self.current}: {m['throughput']['value']:.4g} {m['throughput']['unit']}{flag}", file=self.stream)
-
-    def skipped(self, skip: dict[str, Any]) -> None:
-        print(f"{self.current}: skipped ({skip['reason']})", file=self.stream)
+    def close(self) -> None: ...

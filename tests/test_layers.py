@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("record", ("bench", "bench.errors", "bench.yamlfile", "bench.record", "bench.record.*")),
-    ("arithmetic", ("bench.metrics", "bench.stats", "bench.render", "bench.search", "bench.uncertainty",
-                    "bench.antidetect", "bench.summary", "bench.observers")),
+    ("arithmetic", ("bench.metrics", "bench.stats", "bench.rank_test", "bench.render", "bench.health",
+                    "bench.search", "bench.uncertainty", "bench.antidetect", "bench.summary", "bench.observers")),
     ("rules", ("bench.specs", "bench.profiles", "bench.verdict")),
     ("platform", ("bench.timing", "bench.policy", "bench.distributed", "bench.identity", "bench.audit",
                   "bench.telemetry", "bench.devices", "bench.devices.*", "bench.kernels", "bench.kernels.*",
@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("measure", ("bench.results", "bench.runner")),
     ("evidence", ("bench.recompute", "bench.signing")),
     ("lab", ("bench.plan", "bench.multiunit", "bench.fleet")),
-    ("present", ("bench.progress", "bench.report", "bench.compare", "bench.ci_outputs",
+    ("present", ("bench.progress", "bench.report_figures", "bench.report", "bench.compare", "bench.ci_outputs",
                  "bench.pytest_benchmark_export")),
     ("cli", ("bench.cli", "bench.__main__", "bench.commands", "bench.commands.*")),
 ]

@@ -91,7 +91,7 @@ def test_check_verify_fleet_and_compare_never_import_torch(reference_folder):
 @pytest.mark.parametrize("argv, library", [
     (("verify", "{folder}"), "cryptography"),
     (("report", "{folder}"), "matplotlib"),
-    (("compare", "{folder}", "{folder}"), "pandas"),
+    (("fleet", "{folder}"), "pandas"),
     (("keygen", "--out", "{folder}/k"), "cryptography"),
 ])
 def test_a_missing_optional_library_is_one_line_and_exit_2(reference_folder, argv, library):

@@ -13,6 +13,7 @@ import pytest
 from bench import config, plan, profiles, specs
 from bench.cli import main
 from bench.record import inputs, schemagen
+from bench.record.folder import read_run
 from bench.record.validate import problems
 from bench.yamlfile import read_yaml
 
@@ -20,7 +21,6 @@ jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "docs" / "schema"
-REFERENCE_RUN = ROOT / "tests" / "data" / "cpu_sweep_run.json"
 
 
 def published(name: str) -> dict:
@@ -78,8 +78,11 @@ def test_the_stored_verdict_validates_against_the_published_verdict_schema(small
     assert messages("verdict", verdict) == []
 
 
-def test_the_reference_run_validates_against_the_published_run_schema():
-    assert messages("run", json.loads(REFERENCE_RUN.read_text())) == []
+@pytest.mark.parametrize("name", ["cpu_sweep_run.json", "cpu_lot_run.json"])
+def test_the_stored_reference_runs_validate_against_the_published_run_schema(name):
+    path = ROOT / "tests" / "data" / name
+    read_run(path, strict=True)
+    assert messages("run", json.loads(path.read_text())) == []
 
 
 def test_the_published_schema_refuses_what_the_reader_refuses(small_run):
@@ -168,8 +171,6 @@ def test_profile_keys_agree_with_the_loader():
 def test_a_real_multi_unit_plan_run_validates_node_and_units(tmp_path):
     """The example plan (two CPU stand-ins, a verdict each): the node record with its `units`, and
     each unit's own run.json, validate strictly and against the published schema."""
-    from bench.record.folder import read_run
-
     out = tmp_path / "lot"
     assert main(["run", "--plan", str(ROOT / "examples" / "plan-cpu-two-units.yaml"), "--out", str(out),
                  "--quiet"]) in (0, 1, 3)

@@ -17,8 +17,8 @@ COMMANDS: dict[str, str] = {
     "specs": "declared device specs, TPP and export-control classification",
     "profiles": "list threshold profiles, or show one's criteria",
     "check": "verdict for a measured run against a threshold profile",
-    "report": "write report.html and report.md for a run folder",
-    "compare": "compare runs measurement by measurement",
+    "report": "write report.html and report.md for a run or lot folder",
+    "compare": "compare runs measurement by measurement (a CI gate)",
 }
 
 # Third-party libraries some commands need that a lean install (torch, numpy, pyyaml) may lack,

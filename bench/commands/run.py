@@ -14,7 +14,7 @@ from bench.commands import run_units
 from bench.config import load_suite_config, select_suites
 from bench.devices import select
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
-from bench.observers import LineObserver, QuietObserver  # noqa: F401  (re-exported)
+from bench.health import health_text
 from bench.progress import make_observer
 from bench.results import RunWriter, new_run_id
 from bench.runner import Runner, RunOptions, new_run
@@ -62,20 +62,23 @@ def run(args: argparse.Namespace) -> int:
     writer = RunWriter(run_dir, new_run(run_id, backend, config, options))
     run_units.prepare_unit(writer.run, args, plan)
     writer.flush()
-    observer = make_observer(args.quiet, args.json, sys.stderr)
+    observer = make_observer(args.quiet, args.json, sys.stderr, config)
     print(f"accelbench: {backend.cached_info().name} ({label}), suite {config['name']} -> {run_dir}", file=sys.stderr)
     try:
         result = Runner(backend, config, writer, observer, options).run()
     except KeyboardInterrupt:
+        observer.close()
         kept = len(writer.run["measurements"])
         print(f"bench run: interrupted; {kept} measurement(s) kept in {writer.path} (marked incomplete)", file=sys.stderr)
         return EXIT_INCONCLUSIVE
+    observer.close()
     code = EXIT_OK if result["summary"]["counts"]["failed_checks"] == 0 else EXIT_CHECK_FAILED
     write_run_exports(run_dir, result)
     if args.json:
         print(json.dumps({"run_dir": str(run_dir), "summary": result["summary"]}, indent=1, default=str))
     else:
         print(render.summary_text(result))
+        print(health_text(result))
     if args.profile:
         code = max(code, _check(run_dir, args, writer if plan or args.unit_label else None))
     print(f"Results: {run_dir}", file=sys.stderr if args.json else sys.stdout)

@@ -16,8 +16,8 @@ from bench.devices import select
 from bench.devices.registry import parse_device
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.multiunit import UnitSpec
-from bench.observers import LineObserver, QuietObserver
 from bench.plan import Plan, load_plan, validate_against_config
+from bench.progress import LineObserver, QuietObserver
 from bench.record.folder import RunFolder
 from bench.results import RunWriter, new_run_id
 from bench.runner import Runner, RunOptions, host_record, new_run
@@ -218,7 +218,7 @@ def run_rank(args: argparse.Namespace, plan: Plan | None, launch: distributed.La
                 writer.run["plan"] = plan.record()
             multiunit.mark_unit(writer.run, spec, run_id)
             writer.flush()
-            observer = LineObserver() if launch.is_main and not (args.quiet or args.json) else QuietObserver()
+            observer = LineObserver(config=config) if launch.is_main and not (args.quiet or args.json) else QuietObserver()
             if launch.is_main:
                 print(f"accelbench: {launch.world_size} ranks ({backend_name}), suite {config['name']} -> {run_dir}",
                       file=sys.stderr)
