@@ -12,7 +12,7 @@ import importlib.resources
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, UsageError
 from bench.kernels.base import INPUT_DISTRIBUTIONS, TORCH_DTYPES
 from bench.kernels.stream import WEIGHTS
 from bench.policy import TimingPolicy
@@ -231,3 +231,28 @@ def timing_policy(config: dict[str, Any], suite: str) -> TimingPolicy:
     """Run-wide timing, overridden per suite."""
     fields = _merge(config.get("timing", {}), config["suites"][suite].get("timing", {}))
     return TimingPolicy(**fields)
+
+
+def select(config: dict[str, Any], suites: tuple[str, ...] = (), dtypes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A copy of the config narrowed to some suites (--suites) and gemm/attention dtypes (--dtypes)."""
+    config = copy.deepcopy(config)
+    if suites:
+        unknown = [s for s in suites if s not in config["suites"]]
+        if unknown:
+            raise UsageError(f"--suites: {', '.join(unknown)} not in config {config['name']} "
+                             f"(it has {', '.join(config['suites'])})")
+        config["suites"] = {name: config["suites"][name] for name in suites}
+    if dtypes:
+        known = {d for name in ("gemm", "attention") for d in config["suites"].get(name, {}).get("dtypes", [])}
+        unknown = [d for d in dtypes if d not in known]
+        if unknown:
+            raise UsageError(f"--dtypes: unknown or not configured: {', '.join(unknown)} "
+                             f"(configured: {', '.join(sorted(known))})")
+        for name in ("gemm", "attention"):
+            if name in config["suites"]:
+                kept = [d for d in config["suites"][name]["dtypes"] if d in dtypes]
+                if kept:
+                    config["suites"][name]["dtypes"] = kept
+                else:
+                    del config["suites"][name]
+    return config

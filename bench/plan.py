@@ -30,7 +30,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, UsageError
 from bench.yamlfile import parse_yaml
 
 RULES = ("simple", "guarded")
@@ -80,6 +80,18 @@ class Plan:
                 "profile": self.profile, "declared": self.declared, "decision_rule": self.decision_rule,
                 "k": self.k, "repeats": self.repeats,
                 "manifest": [dataclasses.asdict(unit) for unit in self.manifest]}
+
+    def apply(self, request: Any) -> Any:
+        """A new RunRequest measuring what this plan fixes. A command line that also sets one of
+        those options is refused (a worker's request, which the parent built, is not)."""
+        clashing = request.clashes_with_plan()
+        if clashing and request.unit is None:
+            raise UsageError(f"--plan fixes what is measured; drop {', '.join(clashing)} or edit {self.path}")
+        device = self.device if self.device and request.device == type(request)().device else request.device
+        return dataclasses.replace(request, suite=self.suite, overrides=self.overrides, suites=self.suites,
+                                   dtypes=self.dtypes, profile=self.profile, declared=self.declared,
+                                   decision_rule=self.decision_rule, device=device,
+                                   parallel=request.parallel or self.parallel, plan=self, plan_path=self.path)
 
     @property
     def stand_ins(self) -> tuple[ManifestUnit, ...]:

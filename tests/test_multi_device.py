@@ -2,10 +2,14 @@
 
 import json
 import sys
+from pathlib import Path
 
-from bench import multiunit
+import pytest
+
+from bench import multiunit, node
 from bench.cli import main
 from bench.fleet import aggregate
+from bench.request import RunRequest
 from bench.signing import generate_keys, sign_run, verify_run
 
 SMALL = ["--suite", "quick", "--suites", "gemm,stream", "--set", "suites.gemm.dtypes=[fp32]",
@@ -13,6 +17,7 @@ SMALL = ["--suite", "quick", "--suites", "gemm,stream", "--set", "suites.gemm.dt
          "--set", "suites.stream.llc_multiple=0.25", "--set", "timing.samples=3", "--set", "timing.max_samples=3"]
 
 
+@pytest.mark.slow
 def test_two_stand_ins_one_folder_signed_and_verified(tmp_path):
     out = tmp_path / "run"
     code = main(["run", "--device", "cpu", "--stand-ins", "2", "--parallel", "--quiet", "--out", str(out), *SMALL])
@@ -33,11 +38,13 @@ def test_two_stand_ins_one_folder_signed_and_verified(tmp_path):
     assert len(report.units) == 2 and report.units["stand_in"].all()
 
 
+@pytest.mark.slow
 def test_failing_worker_is_recorded_and_others_finish(tmp_path):
     specs = [multiunit.UnitSpec("good", "cpu"), multiunit.UnitSpec("bad", "nosuchdevice:0")]
-    passthrough = ["--suite", "quick", "--suites", "stream", "--set", "suites.stream.kernels=[triad]",
-                   "--set", "suites.stream.llc_multiple=0.25", "--set", "timing.samples=3"]
-    records = multiunit.run_workers(specs, tmp_path, "parent", passthrough, parallel=True)
+    request = RunRequest(suite="quick", suites=("stream",), parallel=True,
+                         overrides=("suites.stream.kernels=[triad]", "suites.stream.llc_multiple=0.25",
+                                    "timing.samples=3"))
+    records = node.NodeRun(request, specs, tmp_path, "parent", node.QuietUnits()).run()
     good, bad = records
     assert good["status"] == "complete" and good["measurements"]
     assert bad["status"] == "failed" and bad["exit_code"] == 2
@@ -46,12 +53,13 @@ def test_failing_worker_is_recorded_and_others_finish(tmp_path):
 
 def test_worker_command_labels_stand_ins():
     spec = multiunit.UnitSpec("cpu-1", "cpu", True, "note", "SIM-2")
-    command = multiunit.worker_command(spec, tmp := __import__("pathlib").Path("/r"), "pid", ["--suite", "quick"])
+    command = node.worker_command(RunRequest(suite="quick"), spec, tmp := Path("/r"), "pid")
     assert command[:4] == [sys.executable, "-m", "bench", "run"]
     assert "--stand-in" in command and command[command.index("--assigned-serial") + 1] == "SIM-2"
     assert command[command.index("--out") + 1] == str(tmp / "units" / "cpu-1")
 
 
+@pytest.mark.slow
 def test_plan_serials_reach_fleet_for_stand_ins(tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text("name: p\nsuite: quick\nsuites: [stream]\ndevice: cpu\n"

@@ -1,0 +1,137 @@
+"""Claiming the folder a `bench run` writes: checked before the first kernel, locked while it runs.
+
+A folder that already holds anything (above all a signed or judged run) is refused unless the
+user passes --force; a second run into the same folder fails at once on an exclusive,
+non-blocking flock of LOCK_FILE; an --out that is a file, a dangling link or in a place that
+cannot be written is a UsageError. Paths taken from files (unit labels) must stay inside."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+from pathlib import Path
+
+from bench.errors import UsageError
+
+LOCK_FILE = ".bench-run.lock"
+EVIDENCE = {"signature.dsse.json": "signed", "verdict.json": "judged"}  # bench.signing, bench.verdict
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
+def safe_label(label: str, source: str = "unit label") -> str:
+    """A unit label becomes a folder name under units/: one plain path component, nothing else."""
+    if not LABEL_PATTERN.fullmatch(label) or label in (".", ".."):
+        raise UsageError(f"{source} {ascii(label)}: use letters, digits, '.', '_' or '-' "
+                         "(at most 64, no path separators), e.g. unit-a")
+    return label
+
+
+def inside(root: Path, relative: str, source: str) -> Path:
+    """root/relative, refused when it would leave root (`../../x`, an absolute path, a link out)."""
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise UsageError(f"{source} {ascii(relative)} leaves the output folder {root}")
+    return target
+
+
+def check_out(path: Path, force: bool, contents: bool = True) -> None:
+    """Refuse an output folder that cannot or must not be written, before anything is measured."""
+    if path.is_symlink() and not path.exists():
+        raise UsageError(f"--out {path}: a dangling symbolic link (to {os.readlink(path)})")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path}: exists and is not a folder")
+    if path.is_dir():
+        if contents:
+            _check_contents(path, force)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"--out {path}: folder is not writable")
+        return
+    parent = _existing_parent(path)
+    if not parent.is_dir():
+        raise UsageError(f"--out {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: cannot create it, {parent} is not writable")
+
+
+def _existing_parent(path: Path) -> Path:
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+def _check_contents(path: Path, force: bool) -> None:
+    entries = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE)
+    if not entries or force:
+        return
+    evidence = [what for name, what in EVIDENCE.items() if name in entries]
+    kind = f"a {' and '.join(evidence)} run" if evidence else f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+    raise UsageError(f"--out {path}: folder is not empty ({kind}, e.g. {entries[0]}); "
+                     "choose a new folder or pass --force to write over it")
+
+
+class FolderLock:
+    """An exclusive flock on DIR/.bench-run.lock for as long as the run writes DIR."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_FILE
+        self.handle = None
+        self.removed: list[str] = []
+
+    def acquire(self) -> "FolderLock":
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+")
+        except OSError as exc:
+            raise UsageError(f"--out {self.folder}: cannot write there ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise UsageError(f"--out {self.folder}: another bench run is writing there"
+                                 + (f" (pid {holder})" if holder else "") + "; wait for it or choose another folder") from None
+            raise UsageError(f"--out {self.folder}: cannot lock ({exc.strerror or exc})") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self.handle = handle
+        return self
+
+    def release(self) -> None:
+        if self.handle is None:
+            return
+        self.path.unlink(missing_ok=True)  # the folder holds only the run's files again (signing hashes all)
+        self.handle.close()
+        self.handle = None
+
+    def __enter__(self) -> "FolderLock":
+        return self if self.handle is not None else self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def claim(folder: Path, force: bool) -> FolderLock:
+    """Check, lock, then look inside the output folder (under the lock, so that of two runs
+    started together one is told another run is writing, not that the folder is full). With
+    --force, a signature or verdict of the run being replaced is removed: it would describe
+    numbers that are no longer there."""
+    check_out(folder, force, contents=False)
+    lock = FolderLock(folder).acquire()
+    try:
+        _check_contents(folder, force)
+        for name in EVIDENCE:
+            if force and (folder / name).is_file():
+                (folder / name).unlink()
+                lock.removed.append(name)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
