@@ -136,9 +136,9 @@ class NodeRun:
             for spec in self.specs:
                 self._start(spec)
                 if not self.request.parallel:
-                    self._wait(*self.running.pop())
+                    self._wait_first()
             while self.running:
-                self._wait(*self.running.pop(0))
+                self._wait_first()
         except KeyboardInterrupt:
             self.interrupted = True
             self._stop_all()
@@ -151,6 +151,10 @@ class NodeRun:
         self.observer.unit_started(spec)
         argv = worker_command(self.request, spec, self.run_dir, self.parent_run_id)
         self.running.append((spec, self.spawn(argv, worker_env(spec, self.env), log), log))
+
+    def _wait_first(self) -> None:
+        self._wait(*self.running[0])
+        self.running.pop(0)  # only once recorded: an interrupt meanwhile still finds it running
 
     def _wait(self, spec: UnitSpec, process: Process, log: Any, timeout: float | None = None,
               error: str | None = None) -> None:
