@@ -119,6 +119,8 @@ class Control:
         self.dist = dist
         self.timeout = dt.timedelta(seconds=timeout_s)
         self.group = dist.new_group(backend="gloo", timeout=self.timeout)
+        global _control
+        _control = self
 
     def broadcast(self, value: Any) -> Any:
         box = [value]
@@ -146,6 +148,26 @@ class Control:
             problems.append(f"gather failed: {first_line(exc)}")
             records = [record] + [None] * (world_size - 1) if self.dist.get_rank() == 0 else []
         return records, problems
+
+
+_control: Control | None = None  # the launch's control group, once made
+
+
+def agree_on_skip(reason: str | None, all_gather: Any = None) -> str | None:
+    """Every rank runs a collective case or none does (X5): the ranks exchange their preflight
+    reasons, and one rank's reason to skip becomes every rank's. Outside a launch: `reason`."""
+    if all_gather is None:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or _control is None:
+            return reason
+        all_gather = _control.all_gather
+    reasons = all_gather(reason)
+    blocking = [(rank, why) for rank, why in enumerate(reasons) if why]
+    if reason or not blocking:
+        return reason
+    rank, why = blocking[0]
+    return f"skipped on every rank: rank {rank} cannot run it ({why})"
 
 
 def first_line(exc: BaseException) -> str:

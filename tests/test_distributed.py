@@ -170,3 +170,11 @@ def test_group_binds_to_the_rank_device_where_torch_can():
     assert distributed.group_options("rocm", 0, new_init) == {"device_id": torch.device("cuda", 0)}
     assert distributed.group_options("npu", 0, old_init) == {}
     assert distributed.group_options("cpu", None, new_init) == {}
+
+
+def test_one_rank_reason_to_skip_a_collective_case_is_every_rank_s():
+    assert distributed.agree_on_skip(None, lambda mine: [None, None]) is None
+    assert distributed.agree_on_skip(None, lambda mine: [None, "does not fit memory"]) == \
+        "skipped on every rank: rank 1 cannot run it (does not fit memory)"
+    assert distributed.agree_on_skip("too big", lambda mine: ["too big", None]) == "too big"
+    assert distributed.agree_on_skip("own reason") == "own reason"  # outside a launch
