@@ -123,9 +123,9 @@ class NodeRun:
     stops the others; an interrupt stops them all and keeps what each one measured."""
 
     def __init__(self, request: RunRequest, specs: list[UnitSpec], run_dir: Path, parent_run_id: str,
-                 observer: UnitObserver, spawn: Spawner = popen_spawner, env: Mapping[str, str] | None = None):
+                 observer: UnitObserver, spawn: Spawner | None = None, env: Mapping[str, str] | None = None):
         self.request, self.specs, self.run_dir, self.parent_run_id = request, specs, run_dir, parent_run_id
-        self.observer, self.spawn = observer, spawn
+        self.observer, self.spawn = observer, spawn or popen_spawner
         self.env = dict(os.environ if env is None else env)
         self.records: dict[str, dict[str, Any]] = {}
         self.running: list[tuple[UnitSpec, Process, Any]] = []

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError, UsageError
+from bench.run_folder import LABEL_PATTERN
 from bench.yamlfile import parse_yaml
 
 RULES = ("simple", "guarded")
@@ -144,6 +145,10 @@ def _manifest(path: Path, data: Any) -> tuple[str | None, tuple[ManifestUnit, ..
             raise _fail(path, f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(UNIT_KEYS)})")
         if not (entry.get("serial") or entry.get("uuid")):
             raise _fail(path, where, "needs a serial or a uuid")
+        label = entry.get("label")
+        if label is not None and not (isinstance(label, str) and LABEL_PATTERN.fullmatch(label)):
+            raise _fail(path, f"{where}.label", f"{ascii(str(label))[:80]} is not a folder name under units/ "
+                                                "(letters, digits, '.', '_', '-'; at most 64; no path separators)")
         if not isinstance(entry.get("stand_in", False), bool):
             raise _fail(path, f"{where}.stand_in", "must be true or false")
         units.append(ManifestUnit(**{k: (str(v) if k not in ("stand_in",) and v is not None else v)

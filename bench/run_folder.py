@@ -11,29 +11,22 @@ import errno
 import fcntl
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from bench.errors import UsageError
 
 LOCK_FILE = ".bench-run.lock"
 EVIDENCE = {"signature.dsse.json": "signed", "verdict.json": "judged"}  # bench.signing, bench.verdict
-LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)  # never "." or "..": first char
 
 
 def safe_label(label: str, source: str = "unit label") -> str:
     """A unit label becomes a folder name under units/: one plain path component, nothing else."""
-    if not LABEL_PATTERN.fullmatch(label) or label in (".", ".."):
+    if not LABEL_PATTERN.fullmatch(label):
         raise UsageError(f"{source} {ascii(label)}: use letters, digits, '.', '_' or '-' "
                          "(at most 64, no path separators), e.g. unit-a")
     return label
-
-
-def inside(root: Path, relative: str, source: str) -> Path:
-    """root/relative, refused when it would leave root (`../../x`, an absolute path, a link out)."""
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise UsageError(f"{source} {ascii(relative)} leaves the output folder {root}")
-    return target
 
 
 def check_out(path: Path, force: bool, contents: bool = True) -> None:
@@ -45,14 +38,23 @@ def check_out(path: Path, force: bool, contents: bool = True) -> None:
     if path.is_dir():
         if contents:
             _check_contents(path, force)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise UsageError(f"--out {path}: folder is not writable")
+        _probe(path, f"--out {path}: folder is not writable")
         return
     parent = _existing_parent(path)
     if not parent.is_dir():
         raise UsageError(f"--out {path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {path}: cannot create it, {parent} is not writable")
+    _probe(parent, f"--out {path}: cannot create it in {parent}")
+
+
+def _probe(folder: Path, message: str) -> None:
+    """Create and remove a file: the one test of writability that also holds for root and
+    read-only mounts (os.access does not)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".bench-probe-")
+    except OSError as exc:
+        raise UsageError(f"{message} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(name)
 
 
 def _existing_parent(path: Path) -> Path:
@@ -62,7 +64,30 @@ def _existing_parent(path: Path) -> Path:
     return parent
 
 
-def _check_contents(path: Path, force: bool) -> None:
+def _busy(folder: Path) -> str | None:
+    """The pid written in a lock file that another process holds, else None (or '' if unknown)."""
+    try:
+        handle = (folder / LOCK_FILE).open("r")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return handle.read().strip()
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def _refuse_busy(folder: Path, holder: str) -> UsageError:
+    return UsageError(f"--out {folder}: another bench run is writing there" + (f" (pid {holder})" if holder else "")
+                      + "; wait for it or choose another folder")
+
+
+def _check_contents(path: Path, force: bool, locked_here: bool = False) -> None:
+    holder = None if locked_here else _busy(path)
+    if holder is not None:
+        raise _refuse_busy(path, holder)
     entries = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE)
     if not entries or force:
         return
@@ -94,8 +119,7 @@ class FolderLock:
             holder = handle.read().strip()
             handle.close()
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise UsageError(f"--out {self.folder}: another bench run is writing there"
-                                 + (f" (pid {holder})" if holder else "") + "; wait for it or choose another folder") from None
+                raise _refuse_busy(self.folder, holder) from None
             raise UsageError(f"--out {self.folder}: cannot lock ({exc.strerror or exc})") from None
         handle.seek(0)
         handle.truncate()
@@ -126,7 +150,7 @@ def claim(folder: Path, force: bool) -> FolderLock:
     check_out(folder, force, contents=False)
     lock = FolderLock(folder).acquire()
     try:
-        _check_contents(folder, force)
+        _check_contents(folder, force, locked_here=True)
         for name in EVIDENCE:
             if force and (folder / name).is_file():
                 (folder / name).unlink()

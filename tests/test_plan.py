@@ -47,6 +47,8 @@ def test_good_plan_loads(tmp_path):
     (("{serial: S-2, label: b, stand_in: true}", "{label: b}"), "manifest.units[1]"),
     (("serial: S-2", "serial: S-1"), "manifest.units"),
     (("device: cpu", "device: cuda:all"), "manifest.units"),
+    (("label: b,", "label: ../../x,"), "manifest.units[1].label"),
+    (("label: b,", "label: 'a/b',"), "manifest.units[1].label"),
 ])
 def test_bad_plan_is_one_error_naming_file_and_key(tmp_path, change, key):
     path = write(tmp_path, GOOD.replace(*change))

@@ -15,7 +15,7 @@ from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from bench.kernels.base import Case
 from bench.progress import make_observer
 from bench.request import RunRequest
-from bench.results import RunWriter, new_run_id
+from bench.results import RUN_FILE, RunWriter, new_run_id
 from bench.runner import Runner, RunOptions, new_run
 
 DEFAULTS = RunRequest()
@@ -79,10 +79,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_one(request: RunRequest, setup: run_units.Setup) -> int:
+    run_dir = Path(request.out) if request.out else Path(request.results_dir) / new_run_id(
+        setup.backend.cached_info().torch_device)
+    try:
+        return _measure_one(request, setup, run_dir)
+    except OSError as exc:  # a full or failing disk: one line, and what is still on disk
+        error = run_units.disk_error(exc, run_dir / RUN_FILE)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _measure_one(request: RunRequest, setup: run_units.Setup, run_dir: Path) -> int:
     backend, config = setup.backend, setup.config
     label = backend.cached_info().torch_device
-    run_id = new_run_id(label)
-    run_dir = Path(request.out) if request.out else Path(request.results_dir) / run_id
+    run_id = run_dir.name if not request.out else new_run_id(label)
     options = RunOptions(command=list(request.command))
     with run_units.claim(run_dir, request):
         writer = RunWriter(run_dir, new_run(run_id, backend, config, options))
