@@ -8,16 +8,18 @@ import argparse
 import json
 from typing import Any
 
+from bench.commands import common_args
 from bench.compare import compare_paths, render_text
 from bench.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("compare", help="compare runs measurement by measurement", description=__doc__)
+    p = subparsers.add_parser("compare", help="compare runs measurement by measurement", description=__doc__,
+                              **common_args.examples("compare"))
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders; the first is the baseline")
     p.add_argument("--fail-on-regression", type=float, metavar="PCT",
                    help="exit 1 if any significant regression is larger than PCT percent")
-    p.add_argument("--json", action="store_true", help="print the comparisons as JSON")
+    common_args.add_json(p, "print the comparisons as JSON")
     return p
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bench.commands import common_args
 from bench.errors import EXIT_OK
 from bench.signing import generate_keys
 
@@ -14,7 +15,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "keygen", help="create an Ed25519 key pair for signing results",
         description="Write a private key (PEM, mode 0600) and its public key (PATH.pub). "
-                    "Keep the private key out of results folders; give the .pub file to whoever verifies.")
+                    "Keep the private key out of results folders; give the .pub file to whoever verifies.",
+        **common_args.examples("keygen"))
     parser.add_argument("--out", default=DEFAULT_KEY, metavar="PATH",
                         help=f"private key file (default {DEFAULT_KEY}); the public key goes to PATH.pub")
     parser.add_argument("--force", action="store_true", help="replace existing key files")

@@ -6,19 +6,21 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bench.commands import common_args
 from bench.errors import EXIT_OK
 
 FORMATS = ("html", "md", "all")  # bench.report.FORMATS; matplotlib loads only when a report is made
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("report", help="write report.html and report.md for a run folder", description=__doc__)
+    p = subparsers.add_parser("report", help="write report.html and report.md for a run folder", description=__doc__,
+                              **common_args.examples("report"))
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `bench run`")
     p.add_argument("--format", choices=FORMATS, default="all", help="html, md or all (default: all)")
     p.add_argument("--out", help="folder to write into (default: the run folder)")
-    p.add_argument("--profile", help="include a verdict against this profile (else one stored by `bench check`, if any)")
-    p.add_argument("--declared", help="with --profile: declared spec (database name or YAML file)")
-    p.add_argument("--decision-rule", choices=("simple", "guarded"), default="guarded")
+    common_args.add_verdict_options(
+        p, profile_help="include a verdict against this profile (else one stored by `bench check`, if any)",
+        declared_help="with --profile: declared spec (database name or YAML file)")
     return p
 
 

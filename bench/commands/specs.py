@@ -7,14 +7,15 @@ import argparse
 import json
 
 from bench import profiles, specs
+from bench.commands import common_args
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("specs", help="declared device specs, TPP and export-control classification",
-                                   description=__doc__)
+                                   description=__doc__, **common_args.examples("specs"))
     parser.add_argument("name", nargs="?", help="one device (id, name or driver name), or 'cpu' for this host")
-    parser.add_argument("--profile", help="classify under this profile only (id or file); default: all")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    common_args.add_profile(parser, help="classify under this profile only (id or file); default: all")
+    common_args.add_json(parser)
     return parser
 
 
