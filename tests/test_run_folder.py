@@ -197,3 +197,22 @@ def test_kill_9_leaves_valid_json(tmp_path):
         process.kill()
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "running" and len(run["measurements"]) >= 2  # the truth: it never closed
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_real_lot_closes_every_record(tmp_path):
+    out = tmp_path / "lot"
+    parent = bench_process(*LONG, "--stand-ins", "2", "--quiet", "--out", str(out))
+    try:
+        assert wait_for(lambda: measured(out / "units" / "cpu-0" / "run.json"))
+        parent.send_signal(signal.SIGINT)
+        _, err = parent.communicate(timeout=120)
+    finally:
+        parent.kill()
+    assert parent.returncode == 3, err
+    lot = json.loads((out / "run.json").read_text())
+    assert lot["status"] == "incomplete" and "interrupted" in lot["problems"][0]
+    first, second = lot["units"]
+    assert first["measurements"] and first["error"] == "interrupted"
+    assert json.loads((out / "units" / "cpu-0" / "run.json").read_text())["status"] == "incomplete"
+    assert second["error"].startswith("not started")

@@ -275,6 +275,16 @@ def run_node(request: RunRequest, setup: Setup) -> int:
     kind = specs[0].device.split(":")[0]
     run_id = new_run_id(f"{kind}-x{len(specs)}")
     run_dir = Path(request.out) if request.out else Path(request.results_dir) / run_id
+    try:
+        return _run_node(request, setup, specs, run_id, run_dir)
+    except OSError as exc:
+        error = disk_error(exc, run_dir / RUN_FILE)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _run_node(request: RunRequest, setup: Setup, specs: list[UnitSpec], run_id: str, run_dir: Path) -> int:
     mode = "parallel" if request.parallel else "sequential"
     with claim(run_dir, request):
         record = multiunit.node_run(run_id, list(request.command), setup.config,
