@@ -29,21 +29,21 @@ def safe_label(label: str, source: str = "unit label") -> str:
     return label
 
 
-def check_out(path: Path, force: bool, contents: bool = True) -> None:
+def check_out(path: Path, force: bool, contents: bool = True, option: str = "--out") -> None:
     """Refuse an output folder that cannot or must not be written, before anything is measured."""
     if path.is_symlink() and not path.exists():
-        raise UsageError(f"--out {path}: a dangling symbolic link (to {os.readlink(path)})")
+        raise UsageError(f"{option} {path}: a dangling symbolic link (to {os.readlink(path)})")
     if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {path}: exists and is not a folder")
+        raise UsageError(f"{option} {path}: exists and is not a folder")
     if path.is_dir():
         if contents:
             _check_contents(path, force)
-        _probe(path, f"--out {path}: folder is not writable")
+        _probe(path, f"{option} {path}: folder is not writable")
         return
     parent = _existing_parent(path)
     if not parent.is_dir():
-        raise UsageError(f"--out {path}: {parent} is not a folder")
-    _probe(parent, f"--out {path}: cannot create it in {parent}")
+        raise UsageError(f"{option} {path}: {parent} is not a folder")
+    _probe(parent, f"{option} {path}: cannot create it in {parent}")
 
 
 def _probe(folder: Path, message: str) -> None:

@@ -67,6 +67,8 @@ def test_unusable_out_is_one_line(tmp_path, capsys):
         assert main(["run", *TINY, "--out", str(out)]) == 2
         assert fragment in one_error_line(capsys), out
     assert not (tmp_path / "nowhere").exists()
+    assert main(["run", *TINY, "--results-dir", str(a_file)]) == 2
+    assert "--results-dir" in one_error_line(capsys)
 
 
 def test_lock_refuses_a_second_writer_at_once(tmp_path):

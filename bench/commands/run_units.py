@@ -94,7 +94,7 @@ def check_output(request: RunRequest) -> None:
     if request.out:
         run_folder.check_out(Path(request.out), request.force)
     else:
-        run_folder.check_out(Path(request.results_dir), force=True, contents=False)
+        run_folder.check_out(Path(request.results_dir), force=True, contents=False, option="--results-dir")
 
 
 def prepare(request: RunRequest) -> Setup:
