@@ -60,7 +60,7 @@ def stand_in_note(index: int, kind: str = "process") -> str:
 def unit_block(spec: UnitSpec, parent_run_id: str) -> dict[str, Any]:
     """run["unit"] in a unit's own run.json."""
     return {"label": spec.label, "parent_run_id": parent_run_id, "stand_in": spec.stand_in,
-            "label_note": spec.label_note, "assigned_serial": spec.assigned_serial, "device_spec": spec.device}
+            "label_note": spec.label_note, "assigned_serial": spec.assigned_serial}
 
 
 def mark_unit(run: dict[str, Any], spec: UnitSpec, parent_run_id: str) -> None:

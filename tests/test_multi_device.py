@@ -173,3 +173,15 @@ def test_interrupt_stops_the_workers_and_keeps_what_they_measured(tmp_path):
     assert records[0]["measurements"] == [{"id": "cuda-0-m"}]  # kept
     assert [r["error"] for r in records[1:]] == ["not started: the run was interrupted"] * 2
     assert len(spawn.calls) == 1
+
+
+def test_a_worker_records_which_node_device_it_measured(monkeypatch):
+    from bench.commands.run_units import prepare_unit
+    from bench.request import UnitRole
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-abc")
+    run = {"run_id": "r", "device": {"backend": "cuda", "extra": {"uuid": "abc"}}}
+    prepare_unit(run, RunRequest(device="cuda:0", unit=UnitRole("cuda-3", "pid", physical_device="cuda:3")))
+    assert run["unit"]["label"] == "cuda-3" and run["unit"]["parent_run_id"] == "pid"
+    assert run["device"]["extra"] == {"uuid": "abc", "unit_device": "cuda:3",
+                                      "visible_devices": {"CUDA_VISIBLE_DEVICES": "GPU-abc"}}

@@ -190,6 +190,11 @@ def prepare_unit(run: dict[str, Any], request: RunRequest) -> None:
         spec = UnitSpec(role.label if role else "unit", (role and role.physical_device) or request.device,
                         request.stand_in, role.note if role else None, role.assigned_serial if role else None)
         multiunit.mark_unit(run, spec, (role and role.parent_run_id) or run["run_id"])
+    if role and role.physical_device:  # the worker measured kind:0 of what it was shown
+        kind = role.physical_device.split(":")[0]
+        variable = node.VISIBILITY_ENV.get(kind)
+        run["device"].setdefault("extra", {}).update(
+            unit_device=role.physical_device, visible_devices={variable: os.environ.get(variable)} if variable else None)
 
 
 def store_verdict(writer: Any, verdict: Any, request: RunRequest) -> None:
