@@ -102,12 +102,14 @@ def prepare(request: RunRequest) -> Setup:
     config = resolved_config(request)
     check_verdict_options(request)
     check_output(request)
-    specs = unit_specs(request)
+    specs = stand_in_specs(request)
     if specs:
         return Setup(config, specs)
     backends = select(request.device)
+    if len(backends) > 1 and not request.unit:
+        return Setup(config, [device_spec(backend.info()) for backend in backends])
     if len(backends) != 1:
-        raise UsageError(f"--device {request.device} names {len(backends)} devices; `bench run` measures one at a time here")
+        raise UsageError(f"--device {request.device} names {len(backends)} devices; a unit worker measures one")
     _say_fallback(request, backends[0])
     return Setup(config, None, backends[0])
 
@@ -206,8 +208,8 @@ def store_verdict(writer: Any, verdict: Any, request: RunRequest) -> None:
 
 # --- which units ------------------------------------------------------------------------------
 
-def unit_specs(request: RunRequest) -> list[UnitSpec] | None:
-    """The units of a multi-unit run, or None for the ordinary single-device run."""
+def stand_in_specs(request: RunRequest) -> list[UnitSpec] | None:
+    """CPU processes standing in for units (--stand-ins N, or the plan's stand_in units), if any."""
     if request.unit:
         return None
     kind, _ = parse_device(request.device)
@@ -221,10 +223,7 @@ def unit_specs(request: RunRequest) -> list[UnitSpec] | None:
                          unit.note or multiunit.stand_in_note(i), unit.unit_id) for i, unit in enumerate(stand_ins)]
     if request.stand_ins >= 2:
         return [UnitSpec(f"cpu-{i}", "cpu", True, multiunit.stand_in_note(i)) for i in range(request.stand_ins)]
-    backends = select(request.device)
-    if len(backends) < 2:
-        return None
-    return [device_spec(backend.info()) for backend in backends]
+    return None
 
 
 def device_spec(info: Any, env: dict[str, str] | None = None) -> UnitSpec:
