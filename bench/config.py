@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.resources
-import math
 import reprlib
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +17,7 @@ from bench.errors import ConfigError, UsageError
 from bench.kernels.base import INPUT_DISTRIBUTIONS, TORCH_DTYPES
 from bench.kernels.stream import WEIGHTS
 from bench.policy import TimingPolicy
-from bench.yamlfile import parse_yaml, read_yaml
+from bench.yamlfile import bounded_number, parse_yaml, read_yaml
 
 SUITE_NAMES = ("gemm", "attention", "stream", "interconnect")
 ATTENTION_DTYPES = ("fp32", "bf16", "fp16")
@@ -31,22 +30,6 @@ BYTES_MAX = 2**50  # 1 PiB
 DIM_MAX = 2**24  # one GEMM or attention dimension
 COUNT_MAX = 1_000_000
 LIST_MAX = 10_000  # shapes, sizes or start sizes in one list
-
-
-def bounded_number(value: Any, lo: float, hi: float, where: str, *, integer: bool = False) -> float:
-    """`value` if it is a finite number in [lo, hi] (an int with integer=True); else one ConfigError.
-    (The same contract as bench.yamlfile.bounded_number, which replaces this once it lands.)"""
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: expected {kind} in [{lo:g}, {hi:g}], found {type(value).__name__}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{where}: expected a finite number in [{lo:g}, {hi:g}], found {value}")
-    if integer and not isinstance(value, int):
-        raise ConfigError(f"{where}: expected an integer in [{lo:g}, {hi:g}], found a fraction")
-    if not lo <= value <= hi:
-        shown = f"{value:.6g}" if isinstance(value, float) or abs(value) < 10**15 else "a number that large"
-        raise ConfigError(f"{where}: {shown} is outside [{lo:g}, {hi:g}]")
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +45,7 @@ class Bounded:
 
     def check(self, value: Any, where: str) -> None:
         if not self.each:
-            bounded_number(value, self.lo, self.hi, where, integer=self.integer)
+            self._number(value, where)
             return
         if not isinstance(value, list) or not 0 < len(value) <= LIST_MAX:
             raise ConfigError(f"{where}: expected a list of 1 to {LIST_MAX:,} entries")
@@ -71,9 +54,14 @@ class Bounded:
                 if not isinstance(item, list) or len(item) != self.width:
                     raise ConfigError(f"{where}[{i}]: expected a list of {self.width} positive integers ([M, N, K])")
                 for j, number in enumerate(item):
-                    bounded_number(number, self.lo, self.hi, f"{where}[{i}][{j}]", integer=self.integer)
+                    self._number(number, f"{where}[{i}][{j}]")
             else:
-                bounded_number(item, self.lo, self.hi, f"{where}[{i}]", integer=self.integer)
+                self._number(item, f"{where}[{i}]")
+
+    def _number(self, value: Any, where: str) -> None:
+        if self.integer and isinstance(value, float) and value == value and abs(value) != float("inf"):
+            raise ConfigError(f"{where}: expected an integer in [{self.lo:g}, {self.hi:g}], found {value:.6g}")
+        bounded_number(value, self.lo, self.hi, where, integer=self.integer)
 
 
 def _seconds(lo: float = 1e-6) -> Bounded:

@@ -18,9 +18,9 @@ from typing import Any, Mapping, Protocol
 
 from bench.errors import UsageError
 from bench.multiunit import UnitSpec, read_unit, unit_record
+from bench.record.folder import LOG_FILE
 from bench.request import RunRequest, UnitRole
 
-LOG_FILE = "worker.log"
 TAIL_LINES = 12
 INTERRUPT_GRACE_S = 30.0  # how long an interrupted worker gets to close its run.json
 VISIBILITY_ENV = {"cuda": "CUDA_VISIBLE_DEVICES", "rocm": "HIP_VISIBLE_DEVICES",

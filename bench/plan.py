@@ -30,8 +30,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError, UsageError
-from bench.run_folder import LABEL_PATTERN
+from bench.errors import ConfigError, RecordError, UsageError
+from bench.record.folder import safe_label
 from bench.yamlfile import parse_yaml
 
 RULES = ("simple", "guarded")
@@ -146,9 +146,11 @@ def _manifest(path: Path, data: Any) -> tuple[str | None, tuple[ManifestUnit, ..
         if not (entry.get("serial") or entry.get("uuid")):
             raise _fail(path, where, "needs a serial or a uuid")
         label = entry.get("label")
-        if label is not None and not (isinstance(label, str) and LABEL_PATTERN.fullmatch(label)):
-            raise _fail(path, f"{where}.label", f"{ascii(str(label))[:80]} is not a folder name under units/ "
-                                                "(letters, digits, '.', '_', '-'; at most 64; no path separators)")
+        if label is not None:
+            try:
+                safe_label(label)
+            except RecordError as exc:
+                raise _fail(path, f"{where}.label", str(exc)) from None
         if not isinstance(entry.get("stand_in", False), bool):
             raise _fail(path, f"{where}.stand_in", "must be true or false")
         units.append(ManifestUnit(**{k: (str(v) if k not in ("stand_in",) and v is not None else v)

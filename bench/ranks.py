@@ -19,8 +19,8 @@ from bench import distributed, multiunit
 from bench.errors import UsageError
 from bench.multiunit import UnitSpec
 from bench.node import VISIBILITY_ENV
+from bench.record.folder import safe_label
 from bench.request import RunRequest
-from bench.run_folder import safe_label
 
 
 class Comm(Protocol):
@@ -145,7 +145,7 @@ def rank_unit(run_dir: Path, rank: int, record: dict[str, Any] | None, problems:
                                      + ("; ".join(problems) or "it did not reach the gather"))
     record = dict(record)
     spec = UnitSpec(**record.pop("_spec"))
-    safe_label(spec.label, "rank label")  # a folder under units/, whatever a remote rank sent
+    safe_label(spec.label)  # a folder under units/, whatever a remote rank sent
     if record.get("status") == "failed" and "error" in record:
         return multiunit.unit_record(spec, None, None, record.get("traceback_tail") or [], record["error"])
     multiunit.write_unit(run_dir / spec.run_dir, record)

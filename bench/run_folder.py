@@ -3,14 +3,13 @@
 A folder that already holds anything (above all a signed or judged run) is refused unless the
 user passes --force; a second run into the same folder fails at once on an exclusive,
 non-blocking flock of LOCK_FILE; an --out that is a file, a dangling link or in a place that
-cannot be written is a UsageError. Paths taken from files (unit labels) must stay inside."""
+cannot be written is a UsageError. (Unit labels: bench.record.folder.safe_label.)"""
 
 from __future__ import annotations
 
 import errno
 import fcntl
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -18,17 +17,6 @@ from bench.errors import UsageError
 
 LOCK_FILE = ".bench-run.lock"
 EVIDENCE = {"signature.dsse.json": "signed", "verdict.json": "judged"}  # bench.signing, bench.verdict
-LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)  # never "." or "..": first char
-
-
-def safe_label(label: str, source: str = "unit label") -> str:
-    """A unit label becomes a folder name under units/: one plain path component, nothing else."""
-    if not LABEL_PATTERN.fullmatch(label):
-        raise UsageError(f"{source} {ascii(label)}: use letters, digits, '.', '_' or '-' "
-                         "(at most 64, no path separators), e.g. unit-a")
-    return label
-
-
 def check_out(path: Path, force: bool, contents: bool = True, option: str = "--out") -> None:
     """Refuse an output folder that cannot or must not be written, before anything is measured."""
     if path.is_symlink() and not path.exists():

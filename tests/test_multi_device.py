@@ -92,6 +92,9 @@ class FakeProcess:
         self.signals.append(sig)
 
 
+REFERENCE = json.loads((Path(__file__).parent / "data" / "cpu_sweep_run.json").read_text())
+
+
 class FakeSpawner:
     """Records each worker's argv and environment; `writes` decides the run.json a worker leaves."""
 
@@ -104,8 +107,10 @@ class FakeSpawner:
         self.calls.append({"label": label, "argv": argv, "env": env})
         status = "incomplete" if label in self.hang else "complete"
         if self.codes.get(label, 0) != 2:
-            (out / "run.json").write_text(json.dumps({"run_id": label, "status": status, "measurements": [
-                {"id": f"{label}-m"}], "skips": [], "device": {"backend": "cuda"}}))
+            measurement = {**REFERENCE["measurements"][0], "id": f"{label}-m"}
+            (out / "run.json").write_text(json.dumps({
+                "schema_version": 1, "method_version": "1.0", "run_id": label, "status": status, "started_at": None,
+                "measurements": [measurement], "skips": [], "device": {"backend": "cuda", "name": "GPU"}}))
         log.write(f"worker {label}\n")
         self.processes[label] = FakeProcess(self.codes.get(label, 0), label in self.hang)
         return self.processes[label]
@@ -170,7 +175,7 @@ def test_interrupt_stops_the_workers_and_keeps_what_they_measured(tmp_path):
     assert run.interrupted
     assert spawn.processes["cuda-0"].signals  # asked to close its record
     assert records[0]["status"] == "failed" and records[0]["error"] == "interrupted"
-    assert records[0]["measurements"] == [{"id": "cuda-0-m"}]  # kept
+    assert [m["id"] for m in records[0]["measurements"]] == ["cuda-0-m"]  # kept
     assert [r["error"] for r in records[1:]] == ["not started: the run was interrupted"] * 2
     assert len(spawn.calls) == 1
 

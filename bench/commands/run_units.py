@@ -24,8 +24,9 @@ from bench.devices.registry import parse_device
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, ResultsError, UsageError
 from bench.multiunit import UnitSpec
 from bench.plan import load_plan, validate_against_config
+from bench.record.folder import RUN_FILE, RunFolder, safe_label
 from bench.request import RunRequest
-from bench.results import RUN_FILE, RunWriter, new_run_id, write_json_atomic
+from bench.results import RunWriter, new_run_id
 from bench.runner import Runner, RunOptions, host_record, new_run
 from bench.summary import build_summary
 
@@ -219,7 +220,7 @@ def stand_in_specs(request: RunRequest) -> list[UnitSpec] | None:
     if (stand_ins or request.stand_ins) and kind != "cpu":
         raise UsageError("stand-in units are CPU processes: use --device cpu")
     if stand_ins:
-        return [UnitSpec(run_folder.safe_label(unit.label or f"cpu-{i}", "manifest label"), "cpu", True,
+        return [UnitSpec(safe_label(unit.label or f"cpu-{i}"), "cpu", True,
                          unit.note or multiunit.stand_in_note(i), unit.unit_id) for i, unit in enumerate(stand_ins)]
     if request.stand_ins >= 2:
         return [UnitSpec(f"cpu-{i}", "cpu", True, multiunit.stand_in_note(i)) for i in range(request.stand_ins)]
@@ -293,7 +294,7 @@ def _run_node(request: RunRequest, setup: Setup, specs: list[UnitSpec], run_id: 
     with claim(run_dir, request):
         record = multiunit.node_run(run_id, list(request.command), setup.config,
                                     request.plan.record() if request.plan else None, f"workers ({mode})", host_record())
-        write_json_atomic(run_dir / RUN_FILE, record)
+        RunFolder(run_dir).write_run(record)
         print(f"accelbench: {len(specs)} units ({', '.join(s.label for s in specs)}), {mode}, "
               f"suite {setup.config['name']} -> {run_dir}", file=sys.stderr)
         workers = node.NodeRun(request, specs, run_dir, run_id, node.QuietUnits() if request.quiet else node.LineUnits())
