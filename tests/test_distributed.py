@@ -178,3 +178,20 @@ def test_one_rank_reason_to_skip_a_collective_case_is_every_rank_s():
         "skipped on every rank: rank 1 cannot run it (does not fit memory)"
     assert distributed.agree_on_skip("too big", lambda mine: ["too big", None]) == "too big"
     assert distributed.agree_on_skip("own reason") == "own reason"  # outside a launch
+
+
+def test_an_interrupted_rank_still_hands_over_what_it_measured(tmp_path, monkeypatch):
+    from bench.commands.run_units import RunnerWork, resolved_config
+    from bench.multiunit import UnitSpec
+    from bench.runner import Runner
+
+    def interrupted(self):
+        self.writer.add_skip({"suite": "stream", "kernel": "triad", "dtype": "fp32", "reason": "fake"})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, "run", interrupted)
+    request = RunRequest(device="cpu", suite="quick", suites=("stream",))
+    work = RunnerWork(request, resolved_config(request), launch(1), "cpu", None, "gloo")
+    work.prepare(UnitSpec("rank1", "cpu", True, "note"), tmp_path / "rank1", "id")
+    record = work.measure()
+    assert record["status"] == "incomplete" and record["skips"] and record["distributed"]["rank"] == 1

@@ -340,7 +340,11 @@ class RunnerWork:
         if self.launch.is_main:
             print(f"accelbench: {self.launch.world_size} ranks ({self.backend_name}), suite {self.config['name']}",
                   file=sys.stderr)
-        Runner(self.backend, self.config, self.writer, observer, self.options).run()
+        try:
+            Runner(self.backend, self.config, self.writer, observer, self.options).run()
+        except KeyboardInterrupt:  # still reach the gather, so rank 0 records what this rank measured
+            close_interrupted(self.writer)
+            return self.writer.run
         if self.request.profile:
             from bench.verdict import check_run
 
