@@ -205,6 +205,8 @@ def load_plan(path: str | Path) -> Plan:
         raise _fail(path, "manifest.units", "stand_in units are CPU processes: set device: cpu")
     for key in ("suite", "profile", "declared", "description"):
         _string(path, data, key)
+    if data.get("declared") and not data.get("profile"):
+        raise _fail(path, "declared", "a declared spec is judged against a profile: add profile: (e.g. us-2026-01)")
     return Plan(path=str(path), sha256=sha256_bytes(raw), name=name, suite=data.get("suite", "default"),
                 overrides=overrides, suites=_string_list(path, data, "suites"),
                 dtypes=_string_list(path, data, "dtypes"), device=device, parallel=parallel,

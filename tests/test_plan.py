@@ -48,6 +48,7 @@ def test_good_plan_loads(tmp_path):
     (("serial: S-2", "serial: S-1"), "manifest.units"),
     (("device: cpu", "device: cuda:all"), "manifest.units"),
     (("label: b,", "label: ../../x,"), "manifest.units[1].label"),
+    (("profile: us-2026-01", "declared: NVIDIA H20"), "declared"),
     (("label: b,", "label: 'a/b',"), "manifest.units[1].label"),
 ])
 def test_bad_plan_is_one_error_naming_file_and_key(tmp_path, change, key):
