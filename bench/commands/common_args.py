@@ -10,7 +10,7 @@ from typing import Any
 DECISION_RULES = ("simple", "guarded")  # bench.request.DECISION_RULES, bench.verdict.RULES
 DEFAULT_PROFILE = "us-2026-01"
 
-EXAMPLES = {
+EXAMPLES = {  # `bench specs` keeps its examples in its description
     "run": """\
 examples:
   bench run --suite quick                       # a few minutes on any machine
@@ -39,11 +39,6 @@ examples:
   bench compare results/base results/new
   bench compare results/base results/new --fail-on-regression 5
   bench compare results/base results/new --json""",
-    "specs": """\
-examples:
-  bench specs                                  # every known part, classified under every profile
-  bench specs "NVIDIA H100 SXM" --profile us-2023-10
-  bench specs cpu --json                       # this host's CPU""",
     "sign": """\
 examples:
   bench sign results/<run-id> --key accelbench-ed25519.key
