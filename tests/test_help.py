@@ -1,4 +1,4 @@
-"""Every command's --help ends with two or three examples, and every example parses."""
+"""Every command's --help shows at least two examples, and every example parses."""
 
 import shlex
 
@@ -17,7 +17,7 @@ def test_help_shows_examples_that_parse(command, capsys):
         parser.parse_args([command, "--help"])
     shown = capsys.readouterr().out
     lines = [line.strip() for line in shown.splitlines() if line.strip().startswith(f"bench {command}")]
-    assert 2 <= len(lines) <= 3, shown
+    assert len(lines) >= 2, shown
     assert command not in EXAMPLES or all(line.strip() in lines for line in EXAMPLES[command].splitlines()[1:])
     for line in lines:
         argv = shlex.split(line.replace("<run-id>", "r1"), comments=True)

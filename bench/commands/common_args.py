@@ -10,7 +10,7 @@ from typing import Any
 DECISION_RULES = ("simple", "guarded")  # bench.request.DECISION_RULES, bench.verdict.RULES
 DEFAULT_PROFILE = "us-2026-01"
 
-EXAMPLES = {  # `bench specs` keeps its examples in its description
+EXAMPLES = {  # specs, compare and keygen keep their examples in their descriptions
     "run": """\
 examples:
   bench run --suite quick                       # a few minutes on any machine
@@ -34,19 +34,10 @@ examples:
   bench report results/<run-id>                       # report.html and report.md
   bench report results/<run-id> --format html --out /tmp/report
   bench report results/<run-id> --profile us-2026-01 --declared "NVIDIA H20\"""",
-    "compare": """\
-examples:
-  bench compare results/base results/new
-  bench compare results/base results/new --fail-on-regression 5
-  bench compare results/base results/new --json""",
     "sign": """\
 examples:
-  bench sign results/<run-id> --key accelbench-ed25519.key
+  bench sign results/<run-id> --key ~/.config/accelbench/keys/lab.key
   bench sign results/<run-id> --key lab.key --countersign""",
-    "keygen": """\
-examples:
-  bench keygen                                 # accelbench-ed25519.key and .pub
-  bench keygen --out /secure/lab.key --force   # replace an existing pair""",
     "devices": """\
 examples:
   bench devices
