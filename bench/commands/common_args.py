@@ -10,7 +10,7 @@ from typing import Any
 DECISION_RULES = ("simple", "guarded")  # bench.request.DECISION_RULES, bench.verdict.RULES
 DEFAULT_PROFILE = "us-2026-01"
 
-EXAMPLES = {  # specs, compare and keygen keep their examples in their descriptions
+EXAMPLES = {  # specs, compare, keygen and report keep their examples in their descriptions
     "run": """\
 examples:
   bench run --suite quick                       # a few minutes on any machine
@@ -29,11 +29,6 @@ examples:
 examples:
   bench fleet results/lot-7 --manifest manifest.yaml
   bench fleet results/unit-a results/unit-b --profile us-2026-01 --json""",
-    "report": """\
-examples:
-  bench report results/<run-id>                       # report.html and report.md
-  bench report results/<run-id> --format html --out /tmp/report
-  bench report results/<run-id> --profile us-2026-01 --declared "NVIDIA H20\"""",
     "sign": """\
 examples:
   bench sign results/<run-id> --key ~/.config/accelbench/keys/lab.key

@@ -12,7 +12,7 @@ from bench import distributed, render
 from bench.ci_outputs import write_run_exports
 from bench.commands import common_args, run_units
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
-from bench.kernels.base import Case
+from bench.health import health_text
 from bench.progress import make_observer
 from bench.request import RunRequest
 from bench.results import RUN_FILE, RunWriter, new_run_id
@@ -41,29 +41,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     common_args.add_json(p, "print the run summary as JSON instead of tables")
     run_units.add_arguments(p)  # --plan, --parallel, --stand-ins, torchrun/srun options
     return p
-
-
-class LineObserver:
-    """One progress line per case on stderr (for logs and non-terminals)."""
-
-    def __init__(self, stream: Any = sys.stderr):
-        self.stream = stream
-
-    def case_started(self, case: Case, number: int, total: int) -> None:
-        self.current = f"[{number}/{total}] {case.id}"
-
-    def measured(self, m: dict[str, Any]) -> None:
-        flag = "" if m["status"] == "ok" else "  WRONG RESULT"
-        print(f"{self.current}: {m['throughput']['value']:.4g} {m['throughput']['unit']}{flag}", file=self.stream)
-
-    def skipped(self, skip: dict[str, Any]) -> None:
-        print(f"{self.current}: skipped ({skip['reason']})", file=self.stream)
-
-
-class QuietObserver:
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, m: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,23 +76,26 @@ def _measure_one(request: RunRequest, setup: run_units.Setup, run_dir: Path) -> 
         writer = RunWriter(run_dir, new_run(run_id, backend, config, options))
         run_units.prepare_unit(writer.run, request)
         writer.flush()
-        observer = make_observer(request.quiet, request.json, sys.stderr)
+        observer = make_observer(request.quiet, request.json, sys.stderr, config)
         print(f"accelbench: {backend.cached_info().name} ({label}), suite {config['name']} -> {run_dir}",
               file=sys.stderr)
         try:
             result = Runner(backend, config, writer, observer, options).run()
         except KeyboardInterrupt:
+            observer.close()
             run_units.close_interrupted(writer)
             kept = len(writer.run["measurements"])
             print(f"bench run: interrupted; {kept} measurement(s) kept in {writer.path} "
                   f"(status {writer.run.get('status')})", file=sys.stderr)
             return EXIT_INCONCLUSIVE
+        observer.close()
         code = EXIT_OK if result["summary"]["counts"]["failed_checks"] == 0 else EXIT_CHECK_FAILED
         write_run_exports(run_dir, result)
         if request.json:
             print(json.dumps({"run_dir": str(run_dir), "summary": result["summary"]}, indent=1, default=str))
         else:
             print(render.summary_text(result))
+            print(health_text(result))
         if request.profile:
             code = max(code, _check(run_dir, request, writer if request.plan or request.unit else None))
     print(f"Results: {run_dir}", file=sys.stderr if request.json else sys.stdout)

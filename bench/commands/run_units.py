@@ -24,6 +24,7 @@ from bench.devices.registry import parse_device
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, ResultsError, UsageError
 from bench.multiunit import UnitSpec
 from bench.plan import load_plan, validate_against_config
+from bench.progress import LineObserver, QuietObserver
 from bench.record.folder import RUN_FILE, RunFolder, safe_label
 from bench.request import RunRequest
 from bench.results import RunWriter, new_run_id
@@ -332,11 +333,9 @@ class RunnerWork:
         self.writer.flush()
 
     def measure(self) -> dict[str, Any]:
-        from bench.commands.run import LineObserver, QuietObserver
-
         assert self.writer is not None
         quiet = self.request.quiet or self.request.json or not self.launch.is_main
-        observer = QuietObserver() if quiet else LineObserver()
+        observer = QuietObserver() if quiet else LineObserver(config=self.config)
         if self.launch.is_main:
             print(f"accelbench: {self.launch.world_size} ranks ({self.backend_name}), suite {self.config['name']}",
                   file=sys.stderr)
