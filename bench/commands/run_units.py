@@ -118,7 +118,7 @@ def prepare(request: RunRequest) -> Setup:
 
 def _say_fallback(request: RunRequest, backend: Backend) -> None:
     if parse_device(request.device)[0] == "auto" and backend.cached_info().backend == "cpu":
-        reason = getattr(backend, "fallback_reason", None) or "no accelerator found"
+        reason = backend.auto_fallback_reason or "no accelerator found"
         print(f"bench run: --device auto: {reason}; measuring the CPU", file=sys.stderr)
 
 
