@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 import random
@@ -21,7 +22,7 @@ from bench.errors import MeasurementError, TooSlow
 from bench.kernels import gemm as gemm_suite
 from bench.kernels.base import Case, Kernel
 from bench.kernels.registry import SUITES
-from bench.policy import TimingPolicy, measure
+from bench.policy import TimingPolicy, fastest, measure
 from bench.results import (
     METHOD_VERSION,
     SCHEMA_VERSION,
@@ -96,6 +97,9 @@ class Runner:
         self.options = options or RunOptions()
         self.info = backend.cached_info()
         self.rates: dict[tuple[str, str, str], float] = {}  # best work/s seen, to predict slow cases
+        # Least work whose first call alone was hopeless: larger cases of that kind are skipped unrun
+        # (a comparison of work, not a rate: a first call includes one-time work).
+        self.hopeless_work: dict[tuple[str, str, str], tuple[int, float]] = {}
 
     def cases(self) -> list[Case]:
         out = []
@@ -144,7 +148,10 @@ class Runner:
         try:
             measurement = self._measure(case, kernel, policy, sampler)
         except TooSlow as exc:  # remember the rate so larger cases of this kind are skipped unrun
-            self._note_rate(case, kernel, exc.iteration_s)
+            if exc.iteration_s is not None:
+                self._note_rate(case, kernel, exc.iteration_s)
+            else:
+                self._note_hopeless(case, kernel, exc.first_call_s or 0.0)
             return self._skip(case, str(exc))
         except MeasurementError as exc:
             return self._skip(case, str(exc))
@@ -168,6 +175,8 @@ class Runner:
             best = self._best_gemm_shape(dtype)
             if best is None:
                 continue
+            if dtype == "fp8_e4m3":  # M12: fast accumulation beside the default, at the best shape
+                self._run_extra(gemm_suite.case_for(dtype, best, fast_accum=True), sampler)
             for pattern in gemm.get("data_patterns", ["normal"]):
                 if pattern != "normal":
                     self._run_extra(gemm_suite.case_for(dtype, best, input_distribution=pattern), sampler)
@@ -197,8 +206,10 @@ class Runner:
     def _gemm_search(self, dtype: str, gemm: dict[str, Any], sampler: telemetry.TelemetrySampler) -> None:
         """Guided peak search (bench/search.py); every trial is a normal measurement with params.search_trial."""
         options = {**config_module.SUITE_DEFAULTS["gemm"]["search"], **gemm["search"]}
+        tile = options.get("tile") or peak_search.default_tile(self.info.backend)
+        tile = math.lcm(tile, gemm_suite.shape_alignment(dtype))  # fp8/int8 sizes stay where their ops accept them
         space = peak_search.default_space(
-            self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=options.get("tile"),
+            self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=tile,
             min_size=options.get("min_size"), max_size=options.get("max_size"),
             max_candidates=options["max_candidates"], start_sizes=options.get("start_sizes", ()))
         budget = peak_search.SearchBudget(max_trials=options["max_trials"], max_seconds=options["max_seconds"],
@@ -225,7 +236,7 @@ class Runner:
         rng = random.Random(f"{self.writer.run['run_id']}/{dtype}")
         seeds = [rng.randrange(1, 2**31) for _ in range(options["variants"] + 1)]
         shapes = antidetect.perturbed_shapes(best, rng, options["variants"], options["min_offset"],
-                                             options["max_offset"])
+                                             options["max_offset"], align=gemm_suite.shape_alignment(dtype))
         plan = [gemm_suite.case_for(dtype, best, variant="standard")]
         plan.append(gemm_suite.case_for(dtype, best, variant="reseeded", seed=seeds[0]))
         plan += [gemm_suite.case_for(dtype, shape, variant="perturbed", seed=seed)
@@ -254,6 +265,10 @@ class Runner:
         if free is not None and kernel.required_bytes() > 0.8 * free:
             return (f"does not fit memory: needs {kernel.required_bytes() / 2**30:.2f} GiB, "
                     f"{free / 2**30:.2f} GiB free (80% usable)")
+        hopeless = self.hopeless_work.get(self._rate_key(case))
+        if hopeless and self._work(kernel) >= hopeless[0] and not getattr(kernel, "collective", False):
+            return (f"too slow here: a case with less work took {hopeless[1]:.1f} s in its first call alone "
+                    f"(max_iteration_s {suite_config['max_iteration_s']} s)")
         rate = self.rates.get(self._rate_key(case))
         if rate and not getattr(kernel, "collective", False):  # ranks must agree on which collectives run
             estimate = self._work(kernel) / rate
@@ -276,6 +291,7 @@ class Runner:
         flush = self.backend.flush_cache() if policy.flush_cache else None
         try:
             kernel.setup()
+            alternatives = self._choose_alternative(kernel, clock, policy, flush)
             if hasattr(kernel, "measure_collective"):  # lockstep timing across ranks (kernels/interconnect.py)
                 timing = kernel.measure_collective(clock, policy, window=lambda: sampler.window(case.id))
             else:
@@ -288,7 +304,20 @@ class Runner:
         except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise MeasurementError(f"not supported here: {first_line[:300]}") from None
-        return self._record(case, kernel, policy, timing, check, sampler.summary(case.id))
+        measurement = self._record(case, kernel, policy, timing, check, sampler.summary(case.id))
+        if alternatives:
+            measurement["params"]["alternatives_s_per_call"] = alternatives
+        return measurement
+
+    @staticmethod
+    def _choose_alternative(kernel: Kernel, clock: Clock, policy: TimingPolicy, flush: Any) -> dict[str, float]:
+        """Time each way the kernel can run the case briefly and select the fastest (SDPA backends, M11)."""
+        options = kernel.alternatives()
+        if len(options) < 2:
+            return {}
+        best, seconds = fastest(options, kernel.step, clock, policy, flush)
+        options[best]()
+        return seconds
 
     def _record(self, case: Case, kernel: Kernel, policy: TimingPolicy, timing: Any, check: Any,
                 window: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +341,11 @@ class Runner:
         if check.passed:
             self._note_rate(case, kernel, derived["stats"]["median"])
         return measurement
+
+    def _note_hopeless(self, case: Case, kernel: Kernel, first_call_s: float) -> None:
+        key, work = self._rate_key(case), self._work(kernel)
+        if key not in self.hopeless_work or work < self.hopeless_work[key][0]:
+            self.hopeless_work[key] = (work, first_call_s)
 
     def _note_rate(self, case: Case, kernel: Kernel, iteration_s: float) -> None:
         key = self._rate_key(case)
