@@ -105,6 +105,7 @@ SUITE_SCHEMAS: dict[str, dict[str, Any]] = {
         "dtype": (_one_of(STREAM_DTYPES), f"one of {', '.join(STREAM_DTYPES)}"),
         "llc_multiple": (_positive_number, "a positive number (array size as a multiple of the last-level cache)"),
         "min_array_bytes": (_non_negative_number, "a byte count >= 0"),
+        "target_array_bytes": (_non_negative_number, "a byte count >= 0 (wanted when memory and time allow)"),
         "max_iteration_s": (_positive_number, "a positive number of seconds"),
         "sweep": {
             "enabled": (lambda v: isinstance(v, bool), "true or false"),
@@ -143,7 +144,7 @@ SUITE_DEFAULTS = {
              "perturbation": {"enabled": False, "variants": 3, "min_offset": 0.03, "max_offset": 0.07,
                               "flag_margin": 0.15}},
     "attention": {"causal": [False, True], "max_iteration_s": 2.0, "timing": {}},
-    "stream": {"dtype": "fp32", "llc_multiple": 4, "min_array_bytes": 0, "max_iteration_s": 2.0, "timing": {},
+    "stream": {"dtype": "fp32", "llc_multiple": 4, "min_array_bytes": 0, "target_array_bytes": 0, "max_iteration_s": 2.0, "timing": {},
                "sweep": {"enabled": False, "kernels": ["triad"], "min_bytes": 65536, "max_llc_multiple": 8, "points": 12}},
     "interconnect": {"ops": list(COLLECTIVE_OPS), "dtype": "fp32", "max_iteration_s": 2.0, "timing": {}},
 }

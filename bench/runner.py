@@ -16,6 +16,7 @@ import torch
 
 from bench import antidetect, audit, identity, metrics, stats, telemetry, uncertainty
 from bench import config as config_module
+from bench import probe as device_probe
 from bench import search as peak_search
 from bench.devices.base import Backend
 from bench.errors import MeasurementError, TooSlow
@@ -96,6 +97,7 @@ class Runner:
         self.observer = observer or NullObserver()
         self.options = options or RunOptions()
         self.info = backend.cached_info()
+        self.probe: device_probe.DeviceProbe | None = None
         self.rates: dict[tuple[str, str, str], float] = {}  # best work/s seen, to predict slow cases
         # Least work whose first call alone was hopeless: larger cases of that kind are skipped unrun
         # (a comparison of work, not a rate: a first call includes one-time work).
@@ -104,10 +106,13 @@ class Runner:
     def cases(self) -> list[Case]:
         out = []
         for name, suite_config in self.config["suites"].items():
-            out.extend(SUITES[name].cases(suite_config, self.info))
+            out.extend(SUITES[name].cases(suite_config, self.info, self.probe))
         return out
 
     def run(self) -> dict[str, Any]:
+        # The harness's own cost, measured with the device's real clock (an injected test clock times cases only).
+        self.probe = device_probe.probe(self.backend.torch_device, self.backend.clock())
+        self.writer.run["probe"] = self.probe.to_dict()
         cases = self.cases()
         sources = telemetry.default_sources(self.info.to_dict())
         with telemetry.TelemetrySampler(sources, interval_s=self.options.telemetry_interval_s,
@@ -144,7 +149,7 @@ class Runner:
         reason = self._preflight(case, kernel, suite_config)
         if reason:
             return self._skip(case, reason)
-        policy = config_module.timing_policy(self.config, case.suite)
+        policy = self._resized(config_module.timing_policy(self.config, case.suite))
         try:
             measurement = self._measure(case, kernel, policy, sampler)
         except TooSlow as exc:  # remember the rate so larger cases of this kind are skipped unrun
@@ -309,6 +314,12 @@ class Runner:
             measurement["params"]["alternatives_s_per_call"] = alternatives
         return measurement
 
+    def _resized(self, policy: TimingPolicy) -> TimingPolicy:
+        """Samples long enough that the probe's fixed per-sample cost stays under 1 % of one."""
+        if self.probe is None or self.probe.min_sample_s() <= policy.min_sample_s:
+            return policy
+        return dataclasses.replace(policy, min_sample_s=self.probe.min_sample_s())
+
     @staticmethod
     def _choose_alternative(kernel: Kernel, clock: Clock, policy: TimingPolicy, flush: Any) -> dict[str, float]:
         """Time each way the kernel can run the case briefly and select the fastest (SDPA backends, M11)."""
@@ -324,6 +335,9 @@ class Runner:
         work = {"flops": kernel.flops(), "bytes": kernel.bytes_moved()}
         derived = derive_measurement(timing.samples_s, work, kernel.unit)
         warnings = _stat_warnings(derived["stats"], timing, policy) + telemetry.window_warnings(window)
+        overhead = self._overhead(derived["stats"]["median"] * timing.iterations)
+        if overhead and overhead["fraction_of_sample"] >= 0.01:
+            warnings.append(f"harness overhead is {overhead['fraction_of_sample']:.1%} of a sample")
         if not check.passed:
             warnings.append(f"wrong result: {check.detail}")
         measurement = {
@@ -331,7 +345,7 @@ class Runner:
             "shape": case.shape_dict, "params": {**case.params_dict, **kernel.record()}, "work": work,
             "timing": {"iterations": timing.iterations, "clock": timing.clock, "resolution_s": timing.resolution_s,
                        "stop_reason": timing.stop_reason, "warmup": timing.warmup, "policy": policy.to_dict(),
-                       "samples_s": timing.samples_s},
+                       "samples_s": timing.samples_s, **({"overhead": overhead} if overhead else {})},
             **derived, "check": check.to_dict(), "warnings": warnings,
             "status": "ok" if check.passed else "failed", "telemetry": window,
         }
@@ -341,6 +355,12 @@ class Runner:
         if check.passed:
             self._note_rate(case, kernel, derived["stats"]["median"])
         return measurement
+
+    def _overhead(self, sample_s: float) -> dict[str, float] | None:
+        if self.probe is None or sample_s <= 0:
+            return None
+        return {"per_sample_s": self.probe.per_sample_overhead_s,
+                "fraction_of_sample": self.probe.per_sample_overhead_s / sample_s}
 
     def _note_hopeless(self, case: Case, kernel: Kernel, first_call_s: float) -> None:
         key, work = self._rate_key(case), self._work(kernel)

@@ -18,6 +18,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from bench import metrics
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.probe import DeviceProbe
 
 BACKEND_PRIORITY = (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
                     SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH)
@@ -26,7 +27,7 @@ TOLERANCE = {"fp32": 2e-4, "bf16": 3e-2, "fp16": 5e-3}
 CHECKED_HEADS = 2  # (batch, head) pairs checked against the fp64 math reference
 
 
-def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
     for dtype in config["dtypes"]:
         for causal in config["causal"]:
             for shape in config["shapes"]:

@@ -20,6 +20,7 @@ import torch
 from bench import metrics
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.probe import DeviceProbe
 
 # (relative error allowed on |C|, error allowed relative to sum_k |A_ik * B_kj|) per dtype.
 # The first covers rounding of the output, the second accumulation (and TF32 input) rounding.
@@ -55,7 +56,7 @@ def case_for(dtype: str, shape: tuple[int, int, int] | list[int], **params: Any)
     return Case("gemm", "matmul", dtype, (("m", int(m)), ("n", int(n)), ("k", int(k))), tuple(params.items()))
 
 
-def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
     """The fixed shape set (normal inputs). Search trials, low-entropy patterns and perturbed variants
     depend on these results, so the runner adds them afterwards (Runner._gemm_extras)."""
     for dtype in config["dtypes"]:

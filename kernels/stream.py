@@ -13,6 +13,7 @@ import torch
 
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.probe import DeviceProbe
 
 # kernel -> (arrays read, arrays written): STREAM's byte weights.
 WEIGHTS = {"copy": (1, 1), "scale": (1, 1), "add": (2, 1), "triad": (2, 1), "read": (1, 0), "write": (0, 1)}
@@ -20,11 +21,29 @@ SCALAR = 0.4  # STREAM's q
 ARRAYS_ALLOCATED = 3
 FALLBACK_LLC_BYTES = 64 * 2**20  # when a device cannot report its last-level cache
 CHECK_POINTS = 4096  # sampled elements compared with an fp64 recomputation
+RANDOM_BLOCK = 2**20  # elements drawn at random; a large array repeats them (setup at fill speed, not RNG speed)
 
 
-def dram_array_bytes(config: dict[str, Any], info: DeviceInfo) -> int:
+MEMORY_FRACTION = 0.25  # the three arrays of a target-sized stream take at most this much device memory
+SETUP_BUDGET_S = 12.0  # allocating and filling every DRAM stream case's arrays, at the probed fill rate
+
+
+def dram_array_bytes(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> int:
+    """Bytes per array of the DRAM streams: at least llc_multiple x LLC and min_array_bytes, raised
+    towards target_array_bytes (the bandwidth asymptote, e.g. 1 GiB) as far as device memory and
+    the probed fill rate allow (all kernels' arrays set up within SETUP_BUDGET_S)."""
     llc = info.last_level_cache_bytes or FALLBACK_LLC_BYTES
-    return max(int(config["llc_multiple"] * llc), int(config.get("min_array_bytes") or 0))
+    floor = max(int(config["llc_multiple"] * llc), int(config.get("min_array_bytes") or 0))
+    target = int(config.get("target_array_bytes") or 0)
+    if target <= floor:
+        return floor
+    limits = [target]
+    if info.memory_bytes:
+        limits.append(int(MEMORY_FRACTION * info.memory_bytes / ARRAYS_ALLOCATED))
+    if probe is not None and probe.fill_bytes_per_s:
+        per_array = SETUP_BUDGET_S * probe.fill_bytes_per_s / (ARRAYS_ALLOCATED * max(1, len(config["kernels"])))
+        limits.append(int(per_array))
+    return max(floor, min(limits) // 2**20 * 2**20)
 
 
 def sweep_sizes(config: dict[str, Any], info: DeviceInfo) -> list[int]:
@@ -36,11 +55,11 @@ def sweep_sizes(config: dict[str, Any], info: DeviceInfo) -> list[int]:
     return sorted({int(low * ratio**i) // 4096 * 4096 for i in range(points)})
 
 
-def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
     dtype = config["dtype"]
     itemsize = torch.empty((), dtype=TORCH_DTYPES[dtype]).element_size()
     llc = info.last_level_cache_bytes or FALLBACK_LLC_BYTES
-    main_bytes = dram_array_bytes(config, info)
+    main_bytes = dram_array_bytes(config, info, probe)
     for kernel in config["kernels"]:
         yield _case(kernel, dtype, main_bytes // itemsize, llc, "dram")
     if config["sweep"]["enabled"]:
@@ -78,7 +97,7 @@ class StreamKernel(Kernel):
     def setup(self) -> None:
         gen = self.generator()
         dtype = TORCH_DTYPES[self.case.dtype]
-        self.a, self.b, self.c = (self.normal(self.elements, dtype=dtype, gen=gen) for _ in range(3))
+        self.a, self.b, self.c = (self._filled(dtype, gen) for _ in range(3))
         self.result: torch.Tensor | None = None
         self.index = self._check_index()
         # Inputs at the checked positions, kept before any kernel overwrites them.
@@ -86,6 +105,15 @@ class StreamKernel(Kernel):
                        for name, t in (("a", self.a), ("b", self.b), ("c", self.c))}
         # Accumulate in fp64 without an fp64 copy of the array (that would double the memory needed).
         self.input_sum = float(torch.sum(self.a, dtype=torch.float64)) if self.kernel == "read" else None
+
+    def _filled(self, dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
+        """An array of normal values: one random block of RANDOM_BLOCK elements, repeated to length."""
+        block = self.normal(min(self.elements, RANDOM_BLOCK), dtype=dtype, gen=gen)
+        out = torch.empty(self.elements, dtype=dtype, device=self.device)
+        whole = self.elements // len(block) * len(block)
+        out[:whole].view(-1, len(block)).copy_(block.expand(whole // len(block), len(block)))
+        out[whole:].copy_(block[: self.elements - whole])
+        return out
 
     def _check_index(self) -> torch.Tensor:
         gen = torch.Generator().manual_seed(self.seed + 1)
