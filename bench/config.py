@@ -74,6 +74,7 @@ GEMM_SEARCH_SCHEMA: dict[str, Rule] = {  # bench/search.py: guided peak search p
     "max_size": (_positive_int, "a positive integer"),
     "max_candidates": (_positive_int, "a positive integer"),
     "start_sizes": (_list_of(_positive_int), "a list of positive integers"),
+    "trial_timing": TIMING_SCHEMA,  # shorter timing for screening trials; the best is confirmed with the suite's
 }
 GEMM_PERTURBATION_SCHEMA: dict[str, Rule] = {  # bench/antidetect.py: off-grid shapes and other seeds
     "enabled": _BOOL,
@@ -139,7 +140,9 @@ DEFAULTS: dict[str, Any] = {
 SUITE_DEFAULTS = {
     "gemm": {"max_iteration_s": 2.0, "timing": {},
              "search": {"enabled": False, "max_trials": 24, "max_seconds": 120.0, "patience": 8,
-                        "min_improvement": 0.01, "max_candidates": 8},
+                        "min_improvement": 0.01, "max_candidates": 8,
+                        "trial_timing": {"warmup_min_s": 0.02, "warmup_max_s": 0.3, "samples": 3, "max_samples": 6,
+                                         "target_rel_ci": 0.03, "max_measure_s": 0.3}},
              "data_patterns": ["normal"], "low_entropy_flag": 0.10,
              "perturbation": {"enabled": False, "variants": 3, "min_offset": 0.03, "max_offset": 0.07,
                               "flag_margin": 0.15}},

@@ -34,6 +34,8 @@ from bench.results import (
 from bench.summary import build_summary, derive_measurement
 from bench.timing import Clock
 
+MIN_SEARCH_SHARE = 0.15  # of search.max_seconds, for a dtype far below the TPP-setting one
+
 
 class Observer(Protocol):
     """Progress callbacks; the CLI renders them. All optional in practice (see NullObserver)."""
@@ -142,14 +144,17 @@ class Runner:
         self.writer.finish(status, **fields)
 
     # -- one case ---------------------------------------------------------------------
-    def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler) -> dict[str, Any] | None:
-        """Measure one case; the measurement, or None when it was skipped."""
+    def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler,
+                  timing: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Measure one case (`timing` overrides the suite's timing fields); the measurement, or None when skipped."""
         suite_config = self.config["suites"][case.suite]
         kernel = SUITES[case.suite].make_kernel(case, self.backend, seed=self.config["seed"])
         reason = self._preflight(case, kernel, suite_config)
         if reason:
             return self._skip(case, reason)
         policy = self._resized(config_module.timing_policy(self.config, case.suite))
+        if timing:
+            policy = dataclasses.replace(policy, **timing)
         try:
             measurement = self._measure(case, kernel, policy, sampler)
         except TooSlow as exc:  # remember the rate so larger cases of this kind are skipped unrun
@@ -189,11 +194,12 @@ class Runner:
                 self._gemm_perturbed(dtype, best, {**config_module.SUITE_DEFAULTS["gemm"]["perturbation"],
                                                    **gemm["perturbation"]}, sampler)
 
-    def _run_extra(self, case: Case, sampler: telemetry.TelemetrySampler) -> dict[str, Any] | None:
+    def _run_extra(self, case: Case, sampler: telemetry.TelemetrySampler,
+                   timing: dict[str, Any] | None = None) -> dict[str, Any] | None:
         self._numbering[0] += 1
         self._numbering[1] = max(self._numbering)
         self.observer.case_started(case, *self._numbering)
-        return self._run_case(case, sampler)
+        return self._run_case(case, sampler, timing)
 
     def _standard_gemm(self, dtype: str) -> list[dict[str, Any]]:
         """This dtype's usable fixed-shape and search measurements (normal inputs, no variant)."""
@@ -209,29 +215,53 @@ class Runner:
         return best["shape"]["m"], best["shape"]["n"], best["shape"]["k"]
 
     def _gemm_search(self, dtype: str, gemm: dict[str, Any], sampler: telemetry.TelemetrySampler) -> None:
-        """Guided peak search (bench/search.py); every trial is a normal measurement with params.search_trial."""
+        """Guided peak search (bench/search.py). Trials are screened with the shorter `trial_timing`
+        (each is a normal measurement with params.search_trial); when a trial beats the known shapes,
+        its shape is measured again with the suite's own timing (params.search_confirm)."""
         options = {**config_module.SUITE_DEFAULTS["gemm"]["search"], **gemm["search"]}
         tile = options.get("tile") or peak_search.default_tile(self.info.backend)
         tile = math.lcm(tile, gemm_suite.shape_alignment(dtype))  # fp8/int8 sizes stay where their ops accept them
         space = peak_search.default_space(
             self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=tile,
             min_size=options.get("min_size"), max_size=options.get("max_size"),
-            max_candidates=options["max_candidates"], start_sizes=options.get("start_sizes", ()))
-        budget = peak_search.SearchBudget(max_trials=options["max_trials"], max_seconds=options["max_seconds"],
+            max_candidates=options["max_candidates"], start_sizes=options.get("start_sizes", ()),
+            cache_bytes=self.info.last_level_cache_bytes, itemsize=gemm_suite.input_itemsize(dtype))
+        budget = peak_search.SearchBudget(max_trials=options["max_trials"],
+                                          max_seconds=options["max_seconds"] * self._search_share(dtype),
                                           patience=options["patience"], min_improvement=options["min_improvement"])
         known = [((m["shape"]["m"], m["shape"]["n"], m["shape"]["k"]), m["throughput"]["value"])
                  for m in self._standard_gemm(dtype)]
         trial_number = iter(range(1, 10**9))
+        screening = {**config_module.SUITE_DEFAULTS["gemm"]["search"]["trial_timing"], **options.get("trial_timing", {})}
 
         def evaluate(shape: tuple[int, int, int]) -> float | None:
             case = gemm_suite.case_for(dtype, shape, search_trial=next(trial_number))
-            measurement = self._run_extra(case, sampler)
+            measurement = self._run_extra(case, sampler, timing=screening)
             return measurement["throughput"]["value"] if measurement and measurement["status"] == "ok" else None
 
         record = peak_search.search(evaluate, space, budget, known=known).to_dict()
         record["dtype"] = dtype
+        record["trial_timing"] = screening
+        best = record.get("best")
+        if best and best["from"] != "known":
+            shape = best["shape"]
+            self._run_extra(gemm_suite.case_for(dtype, (shape["m"], shape["n"], shape["k"]), search_confirm=True),
+                            sampler)
         self.writer.run.setdefault("searches", {})[dtype] = record
         self.writer.flush()
+
+    def _search_share(self, dtype: str) -> float:
+        """Fraction of search.max_seconds this dtype gets: its TPP candidate (best rate x bit length)
+        over the best dtype's, at least MIN_SEARCH_SHARE. TPP is a maximum over dtypes, so the time
+        goes where a better shape can move it."""
+        tpp = {}
+        for name in self.config["suites"]["gemm"]["dtypes"]:
+            rates = [m["throughput"]["value"] for m in self._standard_gemm(name)]
+            if rates:
+                tpp[name] = max(rates) * metrics.bit_length(name)
+        if dtype not in tpp or not max(tpp.values()):
+            return MIN_SEARCH_SHARE
+        return max(MIN_SEARCH_SHARE, tpp[dtype] / max(tpp.values()))
 
     def _gemm_perturbed(self, dtype: str, best: tuple[int, int, int], options: dict[str, Any],
                         sampler: telemetry.TelemetrySampler) -> None:

@@ -45,6 +45,10 @@ DEFAULT_ALIGN = 8
 FP8_ACCUMULATION = {False: "fp32", True: "fast"}
 
 
+def input_itemsize(dtype: str) -> int:
+    return torch.empty((), dtype=TORCH_DTYPES[dtype]).element_size()
+
+
 def shape_alignment(dtype: str) -> int:
     """Multiple every harness-chosen GEMM dimension of `dtype` keeps (perturbed variants, search)."""
     return SHAPE_ALIGN.get(dtype, DEFAULT_ALIGN)

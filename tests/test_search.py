@@ -167,12 +167,25 @@ def test_wave_grid_fills_whole_waves_on_the_tile_grid(units):
 
 def test_gpu_candidates_are_wave_aligned_and_cpu_tiles_are_smaller():
     gpu = search.default_space("cuda", 132, memory_bytes=80 * 2**30)
+    families = search.family_shapes(gpu)
     for m, n, k in search.candidates(gpu):
         assert m % 256 == 0 and n % 256 == 0 and k % 256 == 0
-        assert (m // 256) * (n // 256) % 132 == 0
+        assert (m // 256) * (n // 256) % 132 == 0 or (m, n, k) in families
     cpu = search.default_space("cpu", 8)
     assert cpu.tile == 64 and cpu.max_size <= 4096
     assert all(s % 64 == 0 for shape in search.candidates(cpu) for s in shape)
+
+
+def test_candidates_span_cache_resident_long_k_and_skinny_shapes():
+    space = search.default_space("cpu", 2, memory_bytes=24 * 2**30, cache_bytes=16 * 2**20, itemsize=4)
+    shapes = search.candidates(space)
+    assert any(3 * max(m * k, k * n, m * n) * 4 <= 16 * 2**20 for m, n, k in shapes)  # fits the LLC
+    assert any(k >= 4 * max(m, n) for m, n, k in shapes)  # long K
+    assert any(m >= 8 * n for m, n, k in shapes) and any(n >= 8 * m for m, n, k in shapes)  # skinny
+    assert any(k * 4 <= min(m, n) for m, n, k in shapes)  # short K
+    assert max(m * n * k for m, n, k in shapes) == 4096**3  # up to DRAM-sized
+    works = [m * n * k for m, n, k in shapes]
+    assert works == sorted(works)  # small first: too-slow judgements learn from the small ones
 
 
 def test_memory_bounds_the_largest_size():
