@@ -277,8 +277,10 @@ class Runner:
         plan += [gemm_suite.case_for(dtype, shape, variant="perturbed", seed=seed)
                  for shape, seed in zip(shapes, seeds[1:])]
         rng.shuffle(plan)  # no fixed order a detector could key on
-        for case in plan:
-            self._run_extra(case, sampler)
+        screening = {**config_module.SUITE_DEFAULTS["gemm"]["search"]["trial_timing"],
+                     **self.config["suites"]["gemm"].get("search", {}).get("trial_timing", {})}
+        for case in plan:  # all with the same (screening) timing, so they compare like with like
+            self._run_extra(case, sampler, timing=screening)
 
     def _samples_taken(self, case: Case, count: int) -> None:
         """Optional observer hook: the running sample count of the case being measured."""
