@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bench.errors import ConfigError, UsageError
+from bench.record.folder import read_run
 from bench.yamlfile import read_yaml
 
 DEFAULT_SPREAD = 0.05
@@ -100,7 +101,7 @@ def load_manifest(path: str | Path) -> LotManifest:
 
     Each unit is a string or a mapping with `serial` or `uuid`."""
     path = Path(path)
-    data = read_yaml(path, "manifest")
+    data = read_yaml(path, "manifest", mapping=False)  # a bare list of serials is a manifest too
     if isinstance(data, dict) and "units" not in data and isinstance(data.get("manifest"), (dict, list)):
         data = data["manifest"]  # a test plan (bench/plan.py): its manifest block
     if isinstance(data, list):
@@ -208,9 +209,7 @@ def _unit_rows(run_dir: Path, run: dict[str, Any], signature: str, profile: str 
 
 
 def _read_run(run_dir: Path) -> dict[str, Any]:
-    from bench.signing import read_run
-
-    return read_run(run_dir)
+    return dict(read_run(run_dir))
 
 
 def aggregate(run_dirs: Iterable[str | Path], manifest: LotManifest | None = None,

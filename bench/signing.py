@@ -34,8 +34,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from bench import __version__
 from bench.errors import ConfigError, ResultsError, UsageError
+from bench.record import folder as run_folder
+from bench.record.folder import SIGNATURE_FILE
+from bench.record.jsonfile import write_json
 
-SIGNATURE_FILE = "signature.dsse.json"
 EXCLUDED_FILES = frozenset({SIGNATURE_FILE})  # paths relative to the run folder, never in the manifest
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -169,13 +171,7 @@ def build_manifest(run_dir: str | Path) -> dict[str, str]:
 
 
 def read_run(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise ResultsError(f"{run_dir}: no run.json (not a results folder)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+    return dict(run_folder.RunFolder(run_dir).read_run())
 
 
 # --- statement and envelope ----------------------------------------------------------------
@@ -231,11 +227,7 @@ def _signing_key(run_dir: Path, private_key_path: str | Path) -> Ed25519PrivateK
 def _write_envelope(run_dir: Path, payload: bytes, signatures: list[dict[str, str]]) -> Path:
     envelope = {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(payload).decode("ascii"),
                 "signatures": signatures}
-    target = run_dir / SIGNATURE_FILE
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, target)
-    return target
+    return write_json(run_dir / SIGNATURE_FILE, envelope, indent=2)
 
 
 def _signature(key: Ed25519PrivateKey, payload: bytes) -> dict[str, str]:

@@ -17,7 +17,6 @@ uncertainty budget, else from the run's own 95 % confidence interval (and the ou
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,11 +26,11 @@ from bench.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INCONCLUSIVE,
     EXIT_OK,
-    ResultsError,
     UsageError,
 )
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
 from bench.profiles import Profile, classify_spec, load_profile, region_outcomes
+from bench.record import folder as folder_module
 from bench.render import fmt
 from bench.specs import (
     Database,
@@ -140,18 +139,7 @@ def _finite(value: Any) -> Any:
 def read_run(run: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(run, Mapping):
         return dict(run)
-    path = Path(run)
-    if path.is_dir():
-        path = path / "run.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no run.json here; pass a run folder written by `bench run`") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read run.json ({exc})") from None
-    if data.get("schema_version") != 1:
-        raise ResultsError(f"{path}: unknown schema_version {data.get('schema_version')!r} (this version reads 1)")
-    return data
+    return dict(folder_module.read_run(run))
 
 
 def _budget(summary: Mapping, *keys: str) -> Mapping | None:
@@ -569,13 +557,7 @@ def save_verdict(run_dir: str | Path, verdict: Verdict) -> Path | None:
 
     Returns the path, or None when the folder is signed: adding a file would break the signature,
     so a verdict for a signed run must be made before signing (or kept outside the folder)."""
-    from bench.recompute import VERDICT_FILE
-    from bench.results import write_json_atomic
-    from bench.signing import SIGNATURE_FILE
-
-    folder = Path(run_dir)
-    if not folder.is_dir() or (folder / SIGNATURE_FILE).exists():
+    folder = folder_module.RunFolder(run_dir)
+    if not folder.path.is_dir() or folder.is_signed():
         return None
-    path = folder / VERDICT_FILE
-    write_json_atomic(path, verdict.to_dict())
-    return path
+    return folder.write_verdict(verdict.to_dict())
