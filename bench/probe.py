@@ -24,7 +24,7 @@ OVERHEAD_MULTIPLE = 100
 class DeviceProbe:
     per_sample_overhead_s: float  # median seconds one sample of one empty call costs (timer + sync + Python)
     overhead_max_s: float
-    fill_bytes_per_s: float | None  # allocating and first-touch filling fresh device memory
+    fill_bytes_per_s: float | None  # allocating fresh device memory and filling it with normal values
     clock: str
 
     def min_sample_s(self) -> float:
@@ -47,11 +47,13 @@ def sample_overhead(clock: Clock, samples: int = OVERHEAD_SAMPLES) -> tuple[floa
 
 
 def fill_rate(device: torch.device, clock: Clock, nbytes: int = FILL_PROBE_BYTES) -> float | None:
-    """Bytes per second of allocating fresh memory and writing it once (first touch included): the cost
-    of setting up a large input. Best of a few; None when the probe cannot allocate."""
+    """Bytes per second of allocating fresh memory and filling it with seeded normal values, as the
+    kernels' setup does (first touch and random-number generation included): the cost of setting up a
+    large input. Best of a few; None when the probe cannot allocate."""
+    gen = torch.Generator(device=device).manual_seed(0)
 
     def allocate_and_fill() -> None:
-        torch.empty(nbytes // 4, dtype=torch.float32, device=device).fill_(1.0)
+        torch.randn(nbytes // 4, dtype=torch.float32, device=device, generator=gen)
 
     try:
         seconds = min(clock.time_samples(allocate_and_fill, 1, FILL_PROBE_REPEATS))

@@ -21,7 +21,6 @@ SCALAR = 0.4  # STREAM's q
 ARRAYS_ALLOCATED = 3
 FALLBACK_LLC_BYTES = 64 * 2**20  # when a device cannot report its last-level cache
 CHECK_POINTS = 4096  # sampled elements compared with an fp64 recomputation
-RANDOM_BLOCK = 2**20  # elements drawn at random; a large array repeats them (setup at fill speed, not RNG speed)
 
 
 MEMORY_FRACTION = 0.25  # the three arrays of a target-sized stream take at most this much device memory
@@ -31,7 +30,7 @@ SETUP_BUDGET_S = 12.0  # allocating and filling every DRAM stream case's arrays,
 def dram_array_bytes(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> int:
     """Bytes per array of the DRAM streams: at least llc_multiple x LLC and min_array_bytes, raised
     towards target_array_bytes (the bandwidth asymptote, e.g. 1 GiB) as far as device memory and
-    the probed fill rate allow (all kernels' arrays set up within SETUP_BUDGET_S)."""
+    the probed input-fill rate allow (all kernels' arrays set up within SETUP_BUDGET_S)."""
     llc = info.last_level_cache_bytes or FALLBACK_LLC_BYTES
     floor = max(int(config["llc_multiple"] * llc), int(config.get("min_array_bytes") or 0))
     target = int(config.get("target_array_bytes") or 0)
@@ -97,7 +96,7 @@ class StreamKernel(Kernel):
     def setup(self) -> None:
         gen = self.generator()
         dtype = TORCH_DTYPES[self.case.dtype]
-        self.a, self.b, self.c = (self._filled(dtype, gen) for _ in range(3))
+        self.a, self.b, self.c = (self.normal(self.elements, dtype=dtype, gen=gen) for _ in range(3))
         self.result: torch.Tensor | None = None
         self.index = self._check_index()
         # Inputs at the checked positions, kept before any kernel overwrites them.
@@ -105,15 +104,6 @@ class StreamKernel(Kernel):
                        for name, t in (("a", self.a), ("b", self.b), ("c", self.c))}
         # Accumulate in fp64 without an fp64 copy of the array (that would double the memory needed).
         self.input_sum = float(torch.sum(self.a, dtype=torch.float64)) if self.kernel == "read" else None
-
-    def _filled(self, dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
-        """An array of normal values: one random block of RANDOM_BLOCK elements, repeated to length."""
-        block = self.normal(min(self.elements, RANDOM_BLOCK), dtype=dtype, gen=gen)
-        out = torch.empty(self.elements, dtype=dtype, device=self.device)
-        whole = self.elements // len(block) * len(block)
-        out[:whole].view(-1, len(block)).copy_(block.expand(whole // len(block), len(block)))
-        out[whole:].copy_(block[: self.elements - whole])
-        return out
 
     def _check_index(self) -> torch.Tensor:
         gen = torch.Generator().manual_seed(self.seed + 1)
