@@ -111,15 +111,20 @@ def measure(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook 
 
 
 def fastest(options: dict[str, Callable[[], None]], step: Step, clock: Clock, policy: TimingPolicy,
-            before_sample: Hook | None = None, samples: int = 3) -> tuple[str, dict[str, float]]:
+            before_sample: Hook | None = None, samples: int = 3,
+            max_iteration_s: float | None = None) -> tuple[str, dict[str, float]]:
     """Select each option in turn (e.g. an SDPA backend), time `step` briefly under it (a set-apart
-    first call, then `samples` samples of >= min_sample_s) and return (fastest name, median seconds per
-    call of each). The caller selects the winner again and measures it in full."""
+    first call, one judged call, then `samples` samples of >= min_sample_s) and return (fastest name,
+    median seconds per call of each). An option whose judged call exceeds max_iteration_s is not
+    sampled further (that call is its figure). The caller selects the winner and measures it in full."""
     seconds: dict[str, float] = {}
     for name, select in options.items():
         select()
-        per_call = clock.time_samples(step, 1, 1, before_sample)[0]  # one-time work lands here
+        clock.time_samples(step, 1, 1, before_sample)  # one-time work lands here
         per_call = clock.time_samples(step, 1, 1, before_sample)[0]
+        if max_iteration_s and per_call > max_iteration_s:
+            seconds[name] = per_call
+            continue
         iterations = _iterations_for(per_call, policy)
         totals = clock.time_samples(step, iterations, samples, before_sample)
         seconds[name] = stats.summarize([t / iterations for t in totals])["median"]

@@ -328,7 +328,8 @@ class Runner:
         flush = self.backend.flush_cache() if policy.flush_cache else None
         try:
             kernel.setup()
-            alternatives = self._choose_alternative(kernel, clock, policy, flush)
+            alternatives = self._choose_alternative(kernel, clock, policy, flush,
+                                                    self.config["suites"][case.suite].get("max_iteration_s"))
             if hasattr(kernel, "measure_collective"):  # lockstep timing across ranks (kernels/interconnect.py)
                 timing = kernel.measure_collective(clock, policy, window=lambda: sampler.window(case.id))
             else:
@@ -353,12 +354,13 @@ class Runner:
         return dataclasses.replace(policy, min_sample_s=self.probe.min_sample_s())
 
     @staticmethod
-    def _choose_alternative(kernel: Kernel, clock: Clock, policy: TimingPolicy, flush: Any) -> dict[str, float]:
+    def _choose_alternative(kernel: Kernel, clock: Clock, policy: TimingPolicy, flush: Any,
+                            max_iteration_s: float | None) -> dict[str, float]:
         """Time each way the kernel can run the case briefly and select the fastest (SDPA backends, M11)."""
         options = kernel.alternatives()
         if len(options) < 2:
             return {}
-        best, seconds = fastest(options, kernel.step, clock, policy, flush)
+        best, seconds = fastest(options, kernel.step, clock, policy, flush, max_iteration_s=max_iteration_s)
         options[best]()
         return seconds
 

@@ -137,3 +137,15 @@ def test_sample_count_is_reported_after_each_batch():
                           max_measure_s=100.0, warmup_stable_rel=1.0)
     timing = measure(never_called, FakeClock(1e-3, rel_noise=0.1, seed=2), policy, on_samples=counts.append)
     assert counts == [5, 10, 12] and len(timing.samples_s) == 12
+
+
+def test_fastest_times_each_option_and_stops_early_on_a_slow_one():
+    from bench.policy import fastest
+
+    chosen = []
+    speed = {"slow": 1.0, "fast": 0.001}
+    clock = FakeClock(per_iteration_s=lambda n: speed[chosen[-1]])
+    options = {name: (lambda name=name: chosen.append(name)) for name in speed}
+    best, seconds = fastest(options, never_called, clock, TimingPolicy(min_sample_s=0.01), max_iteration_s=0.5)
+    assert best == "fast" and seconds == {"slow": 1.0, "fast": 0.001}
+    assert clock.samples_taken == 2 + 2 + 3  # slow: first + judged call only; fast: first, judged, 3 samples
