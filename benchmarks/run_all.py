@@ -64,6 +64,23 @@ def cpu_description() -> str:
             f" {fields.get('CPU(s)', '?')} CPUs, L3 {fields.get('L3 cache', '?')}; flags: {' '.join(simd)}")
 
 
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def fast_path_dtypes() -> str:
+    """fp64 and fp32 (MKL/oneDNN vector paths everywhere), bf16 where the CPU has bf16 instructions:
+    without avx512_bf16 or AMX, oneDNN emulates bf16 at a few GFLOPS and a sweep of it says nothing."""
+    flags = cpu_flags()
+    return "fp64,fp32" + (",bf16" if flags & {"avx512_bf16", "amx_bf16"} else "")
+
+
 def harness_gemm(dtype: str, folder: Path) -> dict[str, Any]:
     """One in-process run of the default suite's GEMM part for one dtype: peak, its shape, search seconds."""
     config = load_suite_config("default")
@@ -128,7 +145,7 @@ def table(rows: list[tuple[str, str, str, bool | None]]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dtypes", default="fp32,bf16")
+    parser.add_argument("--dtypes", default=None, help="default: the CPU's fast-path dtypes (fast_path_dtypes)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--default-suite", action="store_true", help="also time the default suite (~5 min)")
     parser.add_argument("--sweep-budget", type=float, default=120.0, help="seconds per dtype for the sweep")
@@ -143,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("harness overhead", f"{found.per_sample_overhead_s * 1e6:.2f} us per sample; samples >= "
                      f"{found.min_sample_s() * 1e3:.3f} ms keep it < 1 %", "< 1 %", None))
         grid = _sweep.QUICK_GRID if args.quick else _sweep.GRID
-        for dtype in args.dtypes.split(","):
+        for dtype in (args.dtypes or fast_path_dtypes()).split(","):
             r = gemm_row(dtype, grid, args.sweep_budget / (3 if args.quick else 1), folder)
             print(f"GEMM {dtype}: harness {r['harness']} at {r['harness_shapes']}; sweep best {r['sweep_best']:.4f} at "
                   f"{r['sweep_shape']} ({r['sweep_shapes']} shapes, {r['sweep_s']:.0f} s); search {r['search_s']:.1f} s")
