@@ -29,7 +29,7 @@ from bench.errors import (
     UsageError,
 )
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
-from bench.profiles import Profile, classify_spec, load_profile, region_outcomes
+from bench.profiles import Profile, classify_spec, conclusion_depends_on, declared_notes, load_profile, region_outcomes
 from bench.record import folder as folder_module
 from bench.render import fmt
 from bench.specs import (
@@ -265,6 +265,9 @@ def check_declared(profile: Profile, spec: DeviceSpec, measured: Mapping[str, Me
         summary += f" (exempted by {', '.join(result.exempted_by)})"
     if result.undetermined:
         summary += f"; undetermined: {', '.join(result.undetermined)}"
+    if (depends := conclusion_depends_on(spec, profile)) and outcome != INCONCLUSIVE:
+        outcome = INCONCLUSIVE  # the declaration cannot support either conclusion
+        summary += "; inconclusive: the conclusion changes across an estimated value: " + "; ".join(depends)
     return Check("declared", "1. declared spec against the profile", outcome, summary, rows)
 
 
@@ -485,6 +488,7 @@ def check_run(run: str | Path | Mapping[str, Any], profile: str | Profile = "us-
              "declaration, which the measurement can only be consistent with."]
     if spec.estimate:
         notes.append(f"The declared spec is an estimate: {spec.notes}")
+    notes += [f"Declared spec: {note}" for note in declared_notes(spec, profile)]
     if status := data.get("status"):
         if status != "complete":
             notes.append(f"The run's status is {status!r}; results may be partial.")
