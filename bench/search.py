@@ -155,7 +155,8 @@ def candidates(space: ShapeSpace) -> list[Shape]:
     The square-ish wave grids of the size ladder (`max_candidates` of them), plus, unless
     `start_sizes` is given, one shape of each family a library may peak on: cache-resident (all
     three matrices within half the last-level cache), long-K (M, N a quarter of K: mamf-finder's
-    best Hopper shapes), short-K, tall-skinny and short-wide. The refinement then adapts to the
+    best Hopper shapes), short-K, tall-skinny, short-wide and rectangular (M = 2N, K = N/2). The
+    refinement then adapts to the
     family that measured best."""
     sizes = list(space.start_sizes) or _geometric(space.min_size, space.max_size, space.max_candidates)
     out: list[Shape] = []
@@ -177,7 +178,8 @@ def family_shapes(space: ShapeSpace) -> list[Shape]:
     shapes = [(c(middle / 2), c(middle / 2), c(space.max_size)),  # long-K, small M and N
               (c(middle * 2), c(middle * 2), c(middle / 4)),  # short-K
               (c(space.max_size), c(middle / 4), c(middle)),  # tall-skinny
-              (c(middle / 4), c(space.max_size), c(middle))]  # short-wide
+              (c(middle / 4), c(space.max_size), c(middle)),  # short-wide
+              (c(middle * 2), c(middle), c(middle / 2))]  # rectangular, moderate K (Zen 3 MKL fp32 peaks near here)
     if space.cache_bytes:
         fits = math.sqrt(space.cache_bytes / 2 / (3 * space.itemsize))  # three fitting squares
         shapes.append((c(fits), c(2 * fits), c(2 * fits)))  # about 1/4 of the LLC per operand: A, B, C resident
