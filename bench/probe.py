@@ -50,15 +50,15 @@ def fill_rate(device: torch.device, clock: Clock, nbytes: int = FILL_PROBE_BYTES
     """Bytes per second of allocating fresh memory and filling it with seeded normal values, as the
     kernels' setup does (first touch and random-number generation included): the cost of setting up a
     large input. Best of a few; None when the probe cannot allocate."""
-    gen = torch.Generator(device=device).manual_seed(0)
-
-    def allocate_and_fill() -> None:
-        torch.randn(nbytes // 4, dtype=torch.float32, device=device, generator=gen)
-
     try:
+        gen = torch.Generator(device=device).manual_seed(0)
+
+        def allocate_and_fill() -> None:
+            torch.randn(nbytes // 4, dtype=torch.float32, device=device, generator=gen)
+
         seconds = min(clock.time_samples(allocate_and_fill, 1, FILL_PROBE_REPEATS))
-    except (RuntimeError, torch.OutOfMemoryError):
-        return None
+    except (RuntimeError, TypeError, ValueError, NotImplementedError, torch.OutOfMemoryError):
+        return None  # a backend without device generators: streams keep their floor size
     return nbytes / seconds if seconds > 0 else None
 
 
