@@ -46,16 +46,17 @@ def run(args) -> int:
 
 
 def _write_ci_outputs(args, verdict) -> None:
-    from pathlib import Path
-
-    from bench.ci_outputs import junit_xml, markdown_summary
+    from bench.ci_outputs import check_writable, junit_xml, markdown_summary, write_output
     from bench.verdict import read_run
 
+    for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
+        if path:
+            check_writable(path, option)
     if args.junit:
-        Path(args.junit).write_text(junit_xml(verdict.to_dict()))
-    if args.summary_md:
-        with open(args.summary_md, "a") as out:  # append: GitHub's step summary file is shared by steps
-            out.write(markdown_summary(read_run(args.run_dir), verdict.to_dict()))
+        write_output(args.junit, junit_xml(verdict.to_dict()), "--junit")
+    if args.summary_md:  # append: GitHub's step summary file is shared by steps
+        write_output(args.summary_md, markdown_summary(read_run(args.run_dir), verdict.to_dict()), "--summary-md",
+                     append=True)
 
 
 def _run_units(args, units) -> int:
