@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import torch
 
-from bench import antidetect, audit, identity, metrics, stats, telemetry, uncertainty
+from bench import antidetect, audit, distributed, identity, metrics, stats, telemetry, uncertainty
 from bench import config as config_module
 from bench import probe as device_probe
 from bench import search as peak_search
@@ -150,6 +150,8 @@ class Runner:
         suite_config = self.config["suites"][case.suite]
         kernel = SUITES[case.suite].make_kernel(case, self.backend, seed=self.config["seed"])
         reason = self._preflight(case, kernel, suite_config)
+        if getattr(kernel, "collective", False):  # every rank runs a collective case, or none waits in it
+            reason = distributed.agree_on_skip(reason)
         if reason:
             return self._skip(case, reason)
         policy = self._resized(config_module.timing_policy(self.config, case.suite))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from bench.commands import common_args
 from bench.errors import EXIT_CHECK_FAILED, EXIT_OK
 from bench.fleet import DEFAULT_SPREAD, aggregate, load_manifest, render_markdown
 
@@ -15,15 +16,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "fleet", help="aggregate many units into a shipment-lot summary",
         description="Per-unit verdicts and metrics, lot min/median/max, each unit's deviation from the lot "
-                    "median (flagged beyond --spread) and, with --manifest, every expected serial measured once.")
+                    "median (flagged beyond --spread) and, with --manifest, every expected serial measured once.",
+        **common_args.examples("fleet"))
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results folders, one or more units each")
     parser.add_argument("--manifest", metavar="FILE", help="lot manifest YAML: expected serials or UUIDs")
     parser.add_argument("--spread", type=float, default=None,
                         help=f"flag units further than this fraction from the lot median (default {DEFAULT_SPREAD})")
-    parser.add_argument("--profile", metavar="PROFILE",
-                        help="judge units without a stored verdict under this threshold profile (e.g. us-2026-01)")
+    common_args.add_profile(parser, help="judge units without a stored verdict under this threshold profile (e.g. us-2026-01)")
     parser.add_argument("--no-signatures", action="store_true", help="skip checking each run's signature")
-    parser.add_argument("--json", action="store_true", help="print the lot report as JSON")
+    common_args.add_json(parser, "print the lot report as JSON")
     return parser
 
 

@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import json
 
+from bench.commands import common_args
 from bench.errors import EXIT_CHECK_FAILED, EXIT_OK
 from bench.signing import Verification, verify_run
 
@@ -17,13 +18,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "verify", help="verify a signed results folder and recompute its numbers",
         description="Check the signature and every file digest of RUN_DIR, then recompute every derived "
                     "number and the verdict from the raw samples. Without --pubkey the key embedded in the "
-                    "envelope is used: that proves integrity, not who signed.")
+                    "envelope is used: that proves integrity, not who signed.",
+        **common_args.examples("verify"))
     parser.add_argument("run_dir", metavar="RUN_DIR", help="results folder with run.json")
     parser.add_argument("--pubkey", metavar="KEY", action="append",
                         help="a signer's Ed25519 public key (PEM); repeat to require several (operator, authorizer)")
     parser.add_argument("--allow-unsigned", action="store_true",
                         help="exit 0 for an unsigned run whose numbers recompute (still labelled unsigned)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    common_args.add_json(parser, "print the result as JSON")
     return parser
 
 
