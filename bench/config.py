@@ -112,6 +112,7 @@ GEMM_SEARCH_SCHEMA: dict[str, Any] = {  # bench/search.py: guided peak search pe
     "max_size": Bounded(1, DIM_MAX, integer=True),
     "max_candidates": _count(LIST_MAX),
     "start_sizes": Bounded(1, DIM_MAX, integer=True, each=True),
+    "trial_timing": TIMING_SCHEMA,  # shorter timing for screening trials; the best is confirmed with the suite's
 }
 GEMM_PERTURBATION_SCHEMA: dict[str, Any] = {  # bench/antidetect.py: off-grid shapes and other seeds
     "enabled": _BOOL,
@@ -144,6 +145,7 @@ SUITE_SCHEMAS: dict[str, dict[str, Any]] = {
         "dtype": (_one_of(STREAM_DTYPES), f"one of {', '.join(STREAM_DTYPES)}"),
         "llc_multiple": Bounded(1e-6, 1e4),  # array size as a multiple of the last-level cache
         "min_array_bytes": Bounded(0, BYTES_MAX),
+        "target_array_bytes": Bounded(0, BYTES_MAX),  # wanted when memory and the probed fill rate allow
         "max_iteration_s": _seconds(),
         "sweep": {
             "enabled": _BOOL,
@@ -177,12 +179,14 @@ DEFAULTS: dict[str, Any] = {
 SUITE_DEFAULTS = {
     "gemm": {"max_iteration_s": 2.0, "timing": {},
              "search": {"enabled": False, "max_trials": 24, "max_seconds": 120.0, "patience": 8,
-                        "min_improvement": 0.01, "max_candidates": 8},
+                        "min_improvement": 0.01, "max_candidates": 8,
+                        "trial_timing": {"warmup_min_s": 0.02, "warmup_max_s": 0.3, "samples": 3, "max_samples": 6,
+                                         "target_rel_ci": 0.03, "max_measure_s": 0.3}},
              "data_patterns": ["normal"], "low_entropy_flag": 0.10,
              "perturbation": {"enabled": False, "variants": 3, "min_offset": 0.03, "max_offset": 0.07,
                               "flag_margin": 0.15}},
     "attention": {"causal": [False, True], "max_iteration_s": 2.0, "timing": {}},
-    "stream": {"dtype": "fp32", "llc_multiple": 4, "min_array_bytes": 0, "max_iteration_s": 2.0, "timing": {},
+    "stream": {"dtype": "fp32", "llc_multiple": 4, "min_array_bytes": 0, "target_array_bytes": 0, "max_iteration_s": 2.0, "timing": {},
                "sweep": {"enabled": False, "kernels": ["triad"], "min_bytes": 65536, "max_llc_multiple": 8, "points": 12}},
     "interconnect": {"ops": list(COLLECTIVE_OPS), "dtype": "fp32", "max_iteration_s": 2.0, "timing": {}},
 }

@@ -35,11 +35,15 @@ class MeasurementError(BenchError):
 
 
 class TooSlow(MeasurementError):
-    """One iteration took longer than the suite's max_iteration_s; `iteration_s` says how long."""
+    """One iteration took longer than the suite's max_iteration_s; `iteration_s` says how long.
 
-    def __init__(self, message: str, iteration_s: float):
+    `iteration_s` is None when only the first call was seen (it was so slow that it was not repeated):
+    a first call includes one-time work, so no rate may be derived from it; `first_call_s` says how long."""
+
+    def __init__(self, message: str, iteration_s: float | None, first_call_s: float | None = None):
         super().__init__(message)
         self.iteration_s = iteration_s
+        self.first_call_s = first_call_s
 
 
 class RecordError(ResultsError):
