@@ -28,11 +28,12 @@ class ExtrasBudget:
 
     search_trials: int = 0
     search_seconds: float = 0.0
-    others: int = 0  # data patterns and perturbed variants
+    others: int = 0  # data patterns, perturbed variants, fp8 fast accumulation
+    search_confirm: int = 0  # the search's best trial measured again with the suite's timing
 
     @property
     def cases(self) -> int:
-        return self.search_trials + self.others
+        return self.search_trials + self.search_confirm + self.others
 
 
 def extras_budget(config: Mapping[str, Any] | None) -> dict[str, ExtrasBudget]:
@@ -42,17 +43,20 @@ def extras_budget(config: Mapping[str, Any] | None) -> dict[str, ExtrasBudget]:
     patterns = [p for p in gemm.get("data_patterns") or ["normal"] if p != "normal"]
     budget = ExtrasBudget(
         search_trials=int(search.get("max_trials") or 0) if search.get("enabled") else 0,
+        search_confirm=1 if search.get("enabled") else 0,
         search_seconds=float(search.get("max_seconds") or 0.0) if search.get("enabled") else 0.0,
         others=len(patterns) + ((int(perturbation.get("variants") or 0) + 2) if perturbation.get("enabled") else 0))
-    return {dtype: budget for dtype in gemm.get("dtypes") or []} if budget.cases else {}
+    fp8_budget = dataclasses.replace(budget, others=budget.others + 1)  # fp8 fast accumulation beside the default
+    return ({dtype: fp8_budget if dtype.startswith("fp8") else budget for dtype in gemm.get("dtypes") or []}
+            if budget.cases or any(d.startswith("fp8") for d in gemm.get("dtypes") or []) else {})
 
 
 def phase_of(case: Case) -> str:
     """"fixed", "search" or "variants" (data patterns and perturbed shapes), from the case's params."""
     params = case.params_dict
-    if "search_trial" in params:
+    if "search_trial" in params or "search_confirm" in params:
         return "search"
-    if "variant" in params or params.get("input_distribution", "normal") != "normal":
+    if "variant" in params or "fast_accum" in params or params.get("input_distribution", "normal") != "normal":
         return "variants"
     return "fixed"
 
@@ -120,7 +124,7 @@ class RunProgress:
     # -- figures --
     def _bound(self, phase: str, dtype: str) -> int:
         budget = self.budget.get(dtype, ExtrasBudget())
-        return budget.search_trials if phase == "search" else budget.others
+        return budget.search_trials + budget.search_confirm if phase == "search" else budget.others
 
     def _left(self, key: tuple[str, str]) -> int:
         """Cases (phase, dtype) may still add."""
@@ -177,8 +181,11 @@ class RunProgress:
         done = self.extras_done.get((self.phase, case.dtype), 0)
         bound = self._bound(self.phase, case.dtype)
         if self.phase == "search":
-            cap = self.budget.get(case.dtype, ExtrasBudget()).search_seconds
-            return f"peak search {case.dtype} trial {done}/≤{bound}" + (f" (≤{cap:.0f} s)" if cap else "")
+            budget = self.budget.get(case.dtype, ExtrasBudget())
+            cap = f" (≤{budget.search_seconds:.0f} s)" if budget.search_seconds else ""
+            if "search_confirm" in case.params_dict:
+                return f"peak search {case.dtype}: best trial confirmed"
+            return f"peak search {case.dtype} trial {done}/≤{budget.search_trials}{cap}"
         return f"variants {case.dtype} {done}/{bound}"
 
 

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("arithmetic", ("bench.metrics", "bench.stats", "bench.rank_test", "bench.render", "bench.health",
                     "bench.search", "bench.uncertainty", "bench.antidetect", "bench.summary", "bench.observers")),
     ("rules", ("bench.specs", "bench.profiles", "bench.verdict")),
-    ("platform", ("bench.timing", "bench.policy", "bench.distributed", "bench.identity", "bench.audit",
+    ("platform", ("bench.timing", "bench.probe", "bench.policy", "bench.distributed", "bench.identity", "bench.audit",
                   "bench.telemetry", "bench.devices", "bench.devices.*", "bench.kernels", "bench.kernels.*",
                   "bench.config", "bench.configs")),
     ("measure", ("bench.results", "bench.runner")),

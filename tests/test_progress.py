@@ -56,7 +56,7 @@ def _drive(observer, clock: FakeClock, seconds: float = 2.0) -> None:
 
 def test_extras_budget_from_the_suite_config():
     budget = extras_budget(CONFIG)["fp32"]
-    assert (budget.search_trials, budget.search_seconds, budget.others, budget.cases) == (4, 100.0, 4, 8)
+    assert (budget.search_trials, budget.search_seconds, budget.others, budget.cases) == (4, 100.0, 4, 9)  # + the confirming re-measurement
     assert extras_budget({"suites": {"gemm": {"dtypes": ["fp32"]}}}) == {}
     assert extras_budget(None) == {}
 
@@ -66,21 +66,32 @@ def test_count_and_eta_cover_the_whole_run():
     progress = RunProgress(CONFIG, clock)
     first = _gemm(64)
     progress.started(first, 1, 3)
-    assert progress.counter() == "1/≤11" and progress.eta_s() is None  # nothing timed yet
+    assert progress.counter() == "1/≤12" and progress.eta_s() is None  # nothing timed yet
     clock.now += 2
     progress.ended(first, True)
-    assert progress.eta_s() == 2 * 2 + 4 * 2 + 4 * 2  # two fixed cases, four trials, four variants at 2 s
+    assert progress.eta_s() == 2 * 2 + 5 * 2 + 4 * 2  # two fixed cases, four trials and a confirm, four variants at 2 s
     for number, size in ((2, 128), (3, 256)):
         progress.started(_gemm(size), number, 3)
         clock.now += 2
         progress.ended(_gemm(size), True)
     progress.started(_gemm(320, search_trial=1), 4, 4)
-    assert progress.counter() == "4/≤11" and progress.phase_text() == "peak search fp32 trial 1/≤4 (≤100 s)"
+    assert progress.counter() == "4/≤12" and progress.phase_text() == "peak search fp32 trial 1/≤4 (≤100 s)"
     progress.ended(_gemm(320, search_trial=1), True)
     progress.started(_gemm(256, input_distribution="zeros"), 5, 5)  # patience ended the search after one trial
-    assert progress.total == 3 + 1 + 4 and progress.counter() == "5/≤8"
+    assert progress.total == 3 + 1 + 4 and progress.counter() == "5/≤8"  # search over: its confirm never came
     assert progress.phase_text() == "variants fp32 1/4"
     assert progress.eta_s() == 3 * 2
+
+
+def test_the_confirming_measurement_counts_in_the_search_phase():
+    progress = RunProgress(CONFIG, FakeClock())
+    progress.started(_gemm(64), 1, 1)
+    progress.ended(_gemm(64), True)
+    progress.started(_gemm(320, search_trial=1), 2, 2)
+    progress.ended(_gemm(320, search_trial=1), True)
+    progress.started(_gemm(320, search_confirm=True), 3, 3)
+    assert progress.phase == "search" and progress.counter() == "3/≤10"
+    assert progress.phase_text() == "peak search fp32: best trial confirmed"
 
 
 def test_the_search_cap_bounds_the_eta():
@@ -97,7 +108,7 @@ def test_no_variants_for_a_dtype_with_nothing_measured():
     progress = RunProgress(CONFIG, FakeClock())
     progress.started(_gemm(64), 1, 1)
     progress.ended(_gemm(64), False)  # skipped: no best shape for patterns and variants
-    assert progress.total == 1 + 4
+    assert progress.total == 1 + 4 + 1  # four trials and the confirming re-measurement
 
 
 def test_log_lines_never_count_n_of_n_through_the_extras():
@@ -136,7 +147,7 @@ def test_live_panel_stays_open_through_the_search_and_variants():
     live.case_started(trial, 4, 4)
     buffer = io.StringIO()
     Console(file=buffer, width=160).print(live._render())
-    assert "peak search fp32 trial 1/≤4" in buffer.getvalue() and "4/≤11" in buffer.getvalue()
+    assert "peak search fp32 trial 1/≤4" in buffer.getvalue() and "4/≤12" in buffer.getvalue()
     live.measured(_ok(trial, value=9.0))
     assert live.best[("gemm", "fp32")] == (9.0, "TFLOPS")
     live.close()
@@ -172,7 +183,9 @@ def test_live_panel_shows_samples_while_a_case_runs():
 def test_bench_run_logs_the_whole_run_and_prints_the_health_block(tmp_path, capsys):
     """A real small CPU run: its log counts through the peak search, then the tables and the health block."""
     code = main(["run", "--device", "cpu", "--suite", "quick", "--suites", "gemm", "--dtypes", "fp32",
-                 "--set", "suites.gemm.shapes=[[64,64,64],[128,128,128]]", "--out", str(tmp_path / "run")])
+                 "--set", "suites.gemm.shapes=[[64,64,64],[128,128,128]]",
+                 "--set", "suites.gemm.max_iteration_s=5",  # a busy host must not turn the cases into skips
+                 "--out", str(tmp_path / "run")])
     assert code == 0
     captured = capsys.readouterr()
     counters = re.findall(r"^\[(\d+)/≤?(\d+)[^\]]*\]", captured.err, flags=re.M)

@@ -44,6 +44,7 @@ class GemmSearchConfig(TypedDict, total=False):
     max_size: int
     max_candidates: int
     start_sizes: list[int]
+    trial_timing: TimingConfig
 
 
 class GemmPerturbationConfig(TypedDict, total=False):
@@ -93,6 +94,7 @@ class StreamSuiteConfig(TypedDict, total=False):
     dtype: str
     llc_multiple: float
     min_array_bytes: float
+    target_array_bytes: float
     max_iteration_s: float
     sweep: StreamSweepConfig
     timing: TimingConfig
