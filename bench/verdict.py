@@ -30,6 +30,7 @@ from bench.errors import (
     ResultsError,
     UsageError,
 )
+from bench.evidence import judged_block, stale_verdict  # noqa: F401 -- re-exported for readers
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
 from bench.profiles import Profile, classify_spec, load_profile, region_outcomes
 from bench.render import fmt
@@ -565,17 +566,18 @@ def render_verdict(verdict: Verdict) -> str:
 
 
 def save_verdict(run_dir: str | Path, verdict: Verdict) -> Path | None:
-    """Store the verdict as RUN_DIR/verdict.json, where reports, fleet and verify read it.
+    """Store the verdict as RUN_DIR/verdict.json, where reports, fleet and verify read it, naming the
+    run id and run.json digest it judged (see `stale_verdict`).
 
     Returns the path, or None when the folder is signed: adding a file would break the signature,
     so a verdict for a signed run must be made before signing (or kept outside the folder)."""
+    from bench.evidence import SIGNATURE_FILE
     from bench.recompute import VERDICT_FILE
     from bench.results import write_json_atomic
-    from bench.signing import SIGNATURE_FILE
 
     folder = Path(run_dir)
-    if not folder.is_dir() or (folder / SIGNATURE_FILE).exists():
+    if not folder.is_dir() or (folder / SIGNATURE_FILE).exists() or not (folder / "run.json").is_file():
         return None
     path = folder / VERDICT_FILE
-    write_json_atomic(path, verdict.to_dict())
+    write_json_atomic(path, {**verdict.to_dict(), "judged": judged_block(folder)})
     return path
