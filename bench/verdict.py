@@ -136,6 +136,22 @@ def _finite(value: Any) -> Any:
     return value
 
 
+_DATABASE_CACHE: dict[tuple, Database] = {}
+
+
+def shipped_database() -> Database:
+    """The shipped specification database, parsed once per process while its files are unchanged
+    (fleet and verify judge many units; parsing the YAML takes about a second)."""
+    from bench.specs import devices_dir
+
+    folder = Path(str(devices_dir()))
+    stamp = tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in folder.iterdir()))
+    if stamp not in _DATABASE_CACHE:
+        _DATABASE_CACHE.clear()
+        _DATABASE_CACHE[stamp] = load_database()
+    return _DATABASE_CACHE[stamp]
+
+
 # --- reading a run --------------------------------------------------------------------------------
 
 def read_run(run: str | Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -478,7 +494,7 @@ def check_run(run: str | Path | Mapping[str, Any], profile: str | Profile = "us-
     if rule not in RULES:
         raise UsageError(f"unknown decision rule {rule!r}; use one of {', '.join(RULES)}")
     data = read_run(run)
-    database = database or load_database()
+    database = database or shipped_database()
     profile = load_profile(profile)
     device = data.get("device") or {}
     spec, declared_how = _declared_spec(declared, device, database)
