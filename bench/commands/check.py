@@ -21,6 +21,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON document with `verdict` and `criteria`")
     parser.add_argument("--junit", metavar="PATH", help="also write the criteria as JUnit XML (one testcase per criterion)")
     parser.add_argument("--summary-md", metavar="PATH", help="also write a Markdown job summary (e.g. $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--max-relative-u", type=float, metavar="FRACTION",
+                        help="a case whose relative expanded uncertainty U/value is above this cannot set the headline "
+                             "TPP or bandwidth (default: the run summary's, 0.25)")
     parser.add_argument("--no-save", action="store_true",
                         help="do not store the verdict as RUN_DIR/verdict.json (never stored in a signed folder)")
     return parser
@@ -30,12 +33,16 @@ def run(args) -> int:
     from bench.multiunit import unit_runs
     from bench.verdict import read_run
 
+    for option, path in (("--junit", args.junit), ("--summary-md", args.summary_md)):
+        if path:
+            _check_writable(option, path)
     units = unit_runs(read_run(args.run_dir))
     if units:
         return _run_units(args, units)
-    verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+    verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule,
+                        max_relative_u=args.max_relative_u)
     _write_ci_outputs(args, verdict)
-    saved = None if args.no_save else save_verdict(args.run_dir, verdict)
+    saved = None if args.no_save else _save(args.run_dir, verdict)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, default=str))
     else:
@@ -45,17 +52,49 @@ def run(args) -> int:
     return verdict.exit_code
 
 
+def _check_writable(option: str, path: str) -> None:
+    """An output the command will write: its folder must exist and be writable, and it must not be a folder."""
+    import os
+    from pathlib import Path
+
+    from bench.errors import UsageError
+
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file path")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable")
+
+
+def _save(run_dir: str, verdict):
+    """Store verdict.json; a folder that cannot take it loses nothing (the verdict is printed) and says why."""
+    import sys
+
+    try:
+        return save_verdict(run_dir, verdict)
+    except OSError as exc:
+        print(f"bench check: warning: verdict.json not stored in {run_dir} ({exc.strerror or exc})", file=sys.stderr)
+        return None
+
+
 def _write_ci_outputs(args, verdict) -> None:
     from pathlib import Path
 
     from bench.ci_outputs import junit_xml, markdown_summary
+    from bench.errors import UsageError
     from bench.verdict import read_run
 
-    if args.junit:
-        Path(args.junit).write_text(junit_xml(verdict.to_dict()))
-    if args.summary_md:
-        with open(args.summary_md, "a") as out:  # append: GitHub's step summary file is shared by steps
-            out.write(markdown_summary(read_run(args.run_dir), verdict.to_dict()))
+    try:
+        if args.junit:
+            Path(args.junit).write_text(junit_xml(verdict.to_dict()))
+        if args.summary_md:
+            with open(args.summary_md, "a") as out:  # append: GitHub's step summary file is shared by steps
+                out.write(markdown_summary(read_run(args.run_dir), verdict.to_dict()))
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
 
 
 def _run_units(args, units) -> int:
@@ -65,7 +104,8 @@ def _run_units(args, units) -> int:
     code, results = 0, {}
     for label, unit in units:
         try:
-            verdict = check_run(unit, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+            verdict = check_run(unit, profile=args.profile, declared=args.declared, rule=args.decision_rule,
+                                max_relative_u=args.max_relative_u)
         except BenchError as exc:
             results[label] = {"error": str(exc)}
             code = max(code, EXIT_INCONCLUSIVE)
