@@ -123,3 +123,50 @@ def stale_verdict(run_dir: str | Path, stored: Mapping[str, Any]) -> str | None:
     if judged["run_json_sha256"] != now["run_json_sha256"]:
         return "verdict.json is stale: run.json changed after it was judged (digest differs); run `bench check` again"
     return None
+
+
+VERDICT_SCHEMA_VERSION = 1
+
+
+def read_verdict_file(path: Path) -> dict[str, Any]:
+    """A stored verdict.json: strict JSON, an object with a verdict string, schema_version 1 when given."""
+    stored = read_json_file(path, "verdict.json")
+    if not isinstance(stored, dict):
+        raise ResultsError(f"{path}: verdict.json is a JSON {type(stored).__name__}, not an object")
+    version = stored.get("schema_version", VERDICT_SCHEMA_VERSION)
+    if version != VERDICT_SCHEMA_VERSION or isinstance(version, bool):
+        raise ResultsError(f"{path}: verdict.json schema_version {str(version)[:20]!r}; this accelbench reads "
+                           f"{VERDICT_SCHEMA_VERSION}")
+    if not isinstance(stored.get("verdict"), str):
+        raise ResultsError(f"{path}: verdict.json has no verdict string")
+    return stored
+
+
+RUN_FIELD_TYPES = {"run_id": (str,), "status": (str,), "device": (dict,), "measurements": (list,), "skips": (list,),
+                   "summary": (dict,), "units": (list,), "identity": (dict,), "host": (dict,), "verdict": (dict,)}
+
+
+def check_run_shape(run: dict[str, Any], where: str) -> None:
+    """The top-level fields every reader of a run relies on have the right JSON type (null allowed);
+    measurements and units are lists of objects. ResultsError names the first field that does not."""
+    for record, label in [(run, where)] + [(u, f"{where} units[{i}]") for i, u in enumerate(_list(run, "units"))]:
+        if not isinstance(record, dict):
+            raise ResultsError(f"{label}: not a JSON object")
+        for key, kinds in RUN_FIELD_TYPES.items():
+            value = record.get(key)
+            if value is not None and not isinstance(value, kinds):
+                raise ResultsError(f"{label}: {key!r} is a JSON {_json_type(value)}, expected "
+                                   f"{' or '.join(_json_type(k()) for k in kinds)}")
+        for i, measurement in enumerate(_list(record, "measurements")):
+            if not isinstance(measurement, dict):
+                raise ResultsError(f"{label}: measurements[{i}] is a JSON {_json_type(measurement)}, not an object")
+
+
+def _list(record: Any, key: str) -> list[Any]:
+    value = record.get(key) if isinstance(record, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), "null" if value is None else type(value).__name__)

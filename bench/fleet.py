@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
@@ -29,6 +30,8 @@ from typing import Any, Iterable
 from bench.errors import BenchError, ConfigError, ResultsError, UsageError
 from bench.yamlfile import read_yaml
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 40, 40
 DEFAULT_SPREAD = 0.05
 MIN_UNITS_FOR_SPREAD = 3
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution x 1.4826 = its standard deviation
@@ -124,18 +127,25 @@ def load_manifest(path: str | Path) -> LotManifest:
         data = {"units": data}
     if not isinstance(data, dict) or not isinstance(data.get("units"), list):
         raise ConfigError(f"manifest {path}: key 'units' must be a list of serials or UUIDs")
+    version = data.get("schema_version", 1)
+    if version != 1 or isinstance(version, bool):
+        raise ConfigError(f"manifest {path}: schema_version {_SHORT.repr(version)}; this accelbench reads 1")
     expected = []
     for i, entry in enumerate(data["units"]):
-        if isinstance(entry, (str, int)):
+        if isinstance(entry, (str, int)) and not isinstance(entry, bool):
             expected.append(str(entry))
-        elif isinstance(entry, dict) and (entry.get("serial") or entry.get("uuid")):
+        elif isinstance(entry, dict) and isinstance(entry.get("serial") or entry.get("uuid"), (str, int)):
             expected.append(str(entry.get("serial") or entry.get("uuid")))
         else:
-            raise ConfigError(f"manifest {path}: units[{i}] needs a serial or uuid, got {entry!r}")
+            raise ConfigError(f"manifest {path}: units[{i}] needs a serial or uuid, got {_SHORT.repr(entry)}")
     spread = data.get("spread")
-    if spread is not None and (not isinstance(spread, (int, float)) or not 0 < spread < 1):
-        raise ConfigError(f"manifest {path}: key 'spread' must be a fraction between 0 and 1, got {spread!r}")
-    return LotManifest(str(path), expected, data.get("device"), data.get("lot"), spread)
+    if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 < spread < 1):
+        raise ConfigError(f"manifest {path}: key 'spread' must be a fraction between 0 and 1, got {_SHORT.repr(spread)}")
+    for key in ("device", "lot"):
+        if data.get(key) is not None and not isinstance(data[key], (str, int)):
+            raise ConfigError(f"manifest {path}: key {key!r} must be a string, got {_SHORT.repr(data[key])}")
+    device, lot = (None if data.get(k) is None else str(data[k]) for k in ("device", "lot"))
+    return LotManifest(str(path), expected, device, lot, spread)
 
 
 # --- aggregation ---------------------------------------------------------------------------
@@ -245,7 +255,7 @@ def _computed_verdict(unit_run: dict[str, Any], profile: str) -> str:
 
 def _stored_verdict(part: dict[str, Any], run: dict[str, Any], run_dir: Path) -> tuple[str | None, str | None]:
     """(verdict, problem): the unit's stored verdict, from run.json or a verdict.json naming this run.json."""
-    from bench.evidence import read_json_file, stale_verdict
+    from bench.evidence import read_verdict_file, stale_verdict
     from bench.recompute import VERDICT_FILE
 
     embedded = part.get("verdict") if isinstance(part, dict) else None
@@ -256,11 +266,9 @@ def _stored_verdict(part: dict[str, Any], run: dict[str, Any], run_dir: Path) ->
     if part is not run or not path.is_file():
         return None, None
     try:
-        stored = read_json_file(path, VERDICT_FILE)
+        stored = read_verdict_file(path)
     except BenchError as exc:
         return None, str(exc)
-    if not isinstance(stored, dict) or not isinstance(stored.get("verdict"), str):
-        return None, f"{VERDICT_FILE} has no verdict string"
     stale = stale_verdict(run_dir, stored)
     return (None, stale) if stale else (stored["verdict"], None)
 
@@ -330,6 +338,10 @@ def aggregate(run_dirs: Iterable[str | Path], manifest: LotManifest | None = Non
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
         raise UsageError("no run folders given")
+    if profile:
+        from bench.profiles import load_profile
+
+        load_profile(profile)  # an unknown profile is a usage error even when every unit has a stored verdict
     spread = spread if spread is not None else (manifest.spread if manifest and manifest.spread else DEFAULT_SPREAD)
     if not (isinstance(spread, (int, float)) and 0 < spread < 1):
         raise UsageError(f"spread must be a fraction between 0 and 1, got {spread}")

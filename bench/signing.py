@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -34,7 +34,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from bench import __version__
 from bench.errors import ConfigError, ResultsError, UsageError
-from bench.evidence import SIGNATURE_FILE, loads_strict, read_json_file, safe_relative_path, sha256_file
+from bench.evidence import (
+    SIGNATURE_FILE,
+    check_run_shape,
+    loads_strict,
+    read_json_file,
+    safe_relative_path,
+    sha256_file,
+)
 
 EXCLUDED_FILES = frozenset({SIGNATURE_FILE})  # paths relative to the run folder, never in the manifest
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -107,14 +114,19 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"private key {path}: no such file")
+    data = path.read_bytes()
+    if b"-----BEGIN PUBLIC KEY-----" in data:
+        hint = path.with_suffix("") if path.suffix == ".pub" else "the private key file"
+        raise UsageError(f"{path}: this is the public key; pass the private key ({hint}) to sign")
     mode = stat.S_IMODE(path.stat().st_mode)
     if os.name == "posix" and mode & 0o077:
         raise ConfigError(f"private key {path}: permissions {mode:04o} are too open (group/others have access); "
                           f"run `chmod 600 {path}`")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"private key {path}: not an unencrypted PEM private key ({exc})") from None
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ConfigError(f"private key {path}: not an unencrypted PEM private key ({reason})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"private key {path}: {type(key).__name__} is not an Ed25519 key")
     return key
@@ -129,8 +141,9 @@ def load_public_key(path: str | Path) -> Ed25519PublicKey:
         raise UsageError(f"public key {path}: this is a private key; pass the .pub file")
     try:
         key = serialization.load_pem_public_key(data)
-    except ValueError as exc:
-        raise ConfigError(f"public key {path}: not a PEM public key ({exc})") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ConfigError(f"public key {path}: not a PEM public key ({reason})") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ConfigError(f"public key {path}: {type(key).__name__} is not an Ed25519 key")
     return key
@@ -173,6 +186,7 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
     version = run.get("schema_version")
     if version != 1 or isinstance(version, bool):
         raise ResultsError(f"{path}: schema_version {str(version)[:20]!r}; this accelbench reads 1")
+    check_run_shape(run, str(path))
     return run
 
 
@@ -531,15 +545,13 @@ def _verify_numbers(run_dir: Path, result: Verification, recompute: bool) -> Non
 
 def _with_verdict_file(run: dict[str, Any], run_dir: Path, result: Verification) -> dict[str, Any]:
     """run.json with verdict.json's verdict, after checking it is strict JSON and judged this run.json."""
-    from bench.evidence import stale_verdict
+    from bench.evidence import read_verdict_file, stale_verdict
     from bench.recompute import VERDICT_FILE
 
     path = run_dir / VERDICT_FILE
     if not path.is_file():
         return run
-    stored = read_json_file(path, VERDICT_FILE)
-    if not isinstance(stored, dict):
-        raise ResultsError(f"{path}: {VERDICT_FILE} is a JSON {type(stored).__name__}, not an object")
+    stored = read_verdict_file(path)
     reason = stale_verdict(run_dir, stored)
     if reason:
         result.recompute_findings.append(f"verdict: {reason}")

@@ -159,7 +159,7 @@ def shipped_database() -> Database:
 def read_run(run: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(run, Mapping):
         return dict(run)
-    from bench.evidence import read_json_file
+    from bench.evidence import check_run_shape, read_json_file
 
     path = Path(run)
     if path.is_dir():
@@ -172,6 +172,7 @@ def read_run(run: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     version = data.get("schema_version")
     if version != 1 or isinstance(version, bool):
         raise ResultsError(f"{path}: unknown schema_version {str(version)[:20]!r} (this version reads 1)")
+    check_run_shape(data, str(path))
     return data
 
 
@@ -740,5 +741,5 @@ def save_verdict(run_dir: str | Path, verdict: Verdict) -> Path | None:
     if not folder.is_dir() or (folder / SIGNATURE_FILE).exists() or not (folder / "run.json").is_file():
         return None
     path = folder / VERDICT_FILE
-    write_json_atomic(path, {**verdict.to_dict(), "judged": judged_block(folder)})
+    write_json_atomic(path, {"schema_version": 1, **verdict.to_dict(), "judged": judged_block(folder)})
     return path

@@ -329,7 +329,8 @@ def test_unwritable_junit_is_a_usage_error_before_judging(tmp_path, capsys):
     from bench.cli import main
 
     (tmp_path / "run.json").write_text(json.dumps(h200_run()))
-    assert main(["check", str(tmp_path), "--junit", "/nonexistent/x.xml"]) == 2
+    missing = tmp_path / "nonexistent"
+    assert main(["check", str(tmp_path), "--junit", str(missing / "x.xml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--junit /nonexistent/x.xml: folder /nonexistent does not exist" in err[0]
+    assert len(err) == 1 and f"--junit {missing}/x.xml: folder {missing} does not exist" in err[0]
     assert not (tmp_path / "verdict.json").exists()
