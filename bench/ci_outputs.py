@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from bench.pytest_benchmark_export import FILENAME as PYTEST_BENCHMARK_FILE
 from bench.pytest_benchmark_export import to_pytest_benchmark
+from bench.record.jsonfile import write_text_atomic
 from bench.render import fmt
 
 FAILING = ("fail", "conditional fail")
@@ -98,9 +99,5 @@ def write_run_exports(run_dir: str | Path, run: Mapping[str, Any]) -> list[Path]
     written = []
     for name, text in ((PYTEST_BENCHMARK_FILE, json.dumps(to_pytest_benchmark(run), indent=1, default=str)),
                        (SUMMARY_FILE, markdown_summary(run))):
-        path = run_dir / name
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-        written.append(path)
+        written.append(write_text_atomic(run_dir / name, text))
     return written

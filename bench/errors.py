@@ -40,3 +40,9 @@ class TooSlow(MeasurementError):
     def __init__(self, message: str, iteration_s: float):
         super().__init__(message)
         self.iteration_s = iteration_s
+
+
+class RecordError(ResultsError):
+    """A run-folder file (run.json, verdict.json, a unit record) that is not what accelbench writes:
+    binary or not UTF-8, too large, nested too deep, duplicate keys, NaN/Infinity, a wrong type or a
+    missing key, or a schema_version from the future. Also raised when asked to write such a value."""

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bench.errors import BenchError, ConfigError, ResultsError, UsageError
+from bench.record.folder import read_run
 from bench.yamlfile import read_yaml
 
 _SHORT = reprlib.Repr()
@@ -120,7 +121,7 @@ def load_manifest(path: str | Path) -> LotManifest:
 
     Each unit is a string or a mapping with `serial` or `uuid`."""
     path = Path(path)
-    data = read_yaml(path, "manifest")
+    data = read_yaml(path, "manifest", mapping=False)  # a bare list of serials is a manifest too
     if isinstance(data, dict) and "units" not in data and isinstance(data.get("manifest"), (dict, list)):
         data = data["manifest"]  # a test plan (bench/plan.py): its manifest block
     if isinstance(data, list):
@@ -316,11 +317,9 @@ def _unit_rows(run_dir: Path, run: dict[str, Any], verification: Any, profile: s
 
 
 def _read_run(run_dir: Path) -> dict[str, Any]:
-    from bench.signing import read_run
-
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: not a folder")
-    return read_run(run_dir)
+    return dict(read_run(run_dir))
 
 
 def aggregate(run_dirs: Iterable[str | Path], manifest: LotManifest | None = None,

@@ -16,7 +16,6 @@ record with status "failed", its exit code and last output lines, and never stop
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -24,19 +23,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench import metrics
-from bench.results import (
-    CSV_FILE,
-    METHOD_VERSION,
-    RUN_FILE,
-    SCHEMA_VERSION,
-    measurement_rows,
-    tool_record,
-    utc_now,
-    write_json_atomic,
-)
+from bench.errors import RecordError
+from bench.record.folder import LOG_FILE, UNITS_DIR, RunFolder
+from bench.record.schema import METHOD_VERSION, SCHEMA_VERSION
+from bench.results import tool_record, utc_now
 
-UNITS_DIR = "units"
-LOG_FILE = "worker.log"
 TAIL_LINES = 12
 STAND_IN_SOURCE = "plan (stand-in)"
 
@@ -100,17 +91,21 @@ def unit_record(spec: UnitSpec, run: dict[str, Any] | None, exit_code: int | Non
 
 
 def read_unit(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / RUN_FILE
+    """A unit's run.json, or None when its worker left none (or an unreadable one): a failed unit."""
+    folder = RunFolder(run_dir)
+    if not folder.has_run():
+        return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return dict(folder.read_run())
+    except RecordError:
         return None
 
 
 def write_unit(run_dir: Path, run: dict[str, Any]) -> None:
     """(Re)write a unit's run.json and measurements.csv (rank 0 does this for remote ranks)."""
-    write_json_atomic(run_dir / RUN_FILE, run)
-    measurement_rows(run).to_csv(run_dir / CSV_FILE, index=False)
+    folder = RunFolder(run_dir)
+    folder.write_run(run)
+    folder.write_csv(run)
 
 
 def node_run(run_id: str, command: list[str], config: dict[str, Any], plan: dict[str, Any] | None,
@@ -132,7 +127,7 @@ def finish_node(path: Path, node: dict[str, Any], units: list[dict[str, Any]], p
     if problems:
         node["problems"] = list(problems)
     node["summary"] = build_summary(node)
-    write_json_atomic(path / RUN_FILE, node)
+    RunFolder(path).write_run(node)
     return node
 
 

@@ -32,6 +32,9 @@ METRICS: dict[str, str] = {
 }
 FLAGS = ("datacenter",)
 OPS = (">=", ">", "<=", "<")
+STRICT_OPS = (">", "<")  # the limit itself is outside the region
+EDGES = ("strict", "inclusive")
+OP_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
 ITEMS = ("accelerator", "cpu", "hbm_stack")
 PROFILE_ENV = "ACCELBENCH_PROFILES"  # extra folders of user profiles, os.pathsep-separated
 
@@ -47,6 +50,13 @@ class Condition:
     flag: str | None = None
     equals: bool | None = None
 
+    @property
+    def edge(self) -> str | None:
+        """"strict" when the limit itself is outside the region (> or <), else "inclusive"."""
+        if self.op is None:
+            return None
+        return "strict" if self.op in STRICT_OPS else "inclusive"
+
     def evaluate(self, values: Mapping[str, Any]) -> bool | None:
         if self.flag:
             actual = values.get(self.flag)
@@ -59,7 +69,14 @@ class Condition:
     def describe(self) -> str:
         if self.flag:
             return f"{self.flag} is {str(self.equals).lower()}"
-        return f"{self.metric} {self.op} {self.value:g} {self.unit}"
+        return f"{self.metric} {self.op} {self.value:,.10g} {self.unit} ({self.edge})"
+
+    def explain(self) -> str:
+        """The criterion in words, saying what happens exactly at the limit."""
+        at_limit = "exactly the limit does not meet it" if self.edge == "strict" else "exactly the limit meets it"
+        if self.flag:
+            return self.describe()
+        return f"{self.metric} {OP_WORDS[self.op]} {self.value:,.10g} {self.unit} ({self.edge}: {at_limit})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +107,8 @@ class Rule:
     description: str
     when: Group
     item: str = "accelerator"
+    unless: tuple[str, ...] = ()  # ids of classes that take precedence ("not specified by 3A090.a")
+    source: str = ""  # the paragraph of the rule text this class encodes
 
     def evaluate(self, values: Mapping[str, Any], item: str = "accelerator") -> bool | None:
         if item != self.item:
@@ -116,22 +135,29 @@ class Profile:
         return self.classify(values, item).conforms
 
     def classify(self, values: Mapping[str, Any], item: str = "accelerator") -> "Classification":
-        matched = [r.id for r in self.classes if r.evaluate(values, item) is True]
-        undetermined = [r.id for r in self.classes if r.evaluate(values, item) is None]
+        """The controlling classification. `criteria_met` lists every class whose conditions hold;
+        `matched` only those that apply after precedence (`unless`) and exemptions, so an item
+        meeting 3A090.a is reported as .a only and a Note-2-exempt item matches nothing."""
+        raw = {r.id: r.evaluate(values, item) for r in self.classes}
+        states = {r.id: _and(raw[r.id], _not(_or([raw.get(u) for u in r.unless]))) for r in self.classes}
         exempt = [r.id for r in self.exemptions if r.evaluate(values, item) is True]
         exempt_unknown = [r.id for r in self.exemptions if r.evaluate(values, item) is None]
-        if self.conforms_when == "outside":
+        criteria_met = [cid for cid, state in raw.items() if state is True]
+        matched = [cid for cid, state in states.items() if state is True]
+        undetermined = [cid for cid, state in states.items() if state is None]
+        if self.conforms_when == "outside":  # conformity from the raw criteria: .a and .b are both controlled
             if exempt:
                 conforms: bool | None = True
-            elif matched:
+                matched, undetermined = [], []
+            elif criteria_met:
                 conforms = None if exempt_unknown else False
             else:
-                conforms = None if undetermined else True
+                conforms = None if None in raw.values() else True
         else:
             conforms = True if matched else (None if undetermined else False)
         label = {True: self.labels.get("conforms", "conforms"), False: self.labels.get("does_not_conform", "does not conform"),
                  None: "undetermined (a value the profile needs is not known)"}[conforms]
-        return Classification(self.id, conforms, matched, undetermined, exempt, label)
+        return Classification(self.id, conforms, matched, undetermined, exempt, label, criteria_met)
 
     def leaves(self) -> list[tuple[Rule, Condition]]:
         return [(rule, leaf) for rule in (*self.classes, *self.exemptions) for leaf in rule.when.leaves()]
@@ -151,6 +177,7 @@ class Classification:
     undetermined: list[str]
     exempted_by: list[str]
     label: str
+    criteria_met: list[str] = dataclasses.field(default_factory=list)  # before precedence and exemptions
 
     def short(self) -> str:
         if self.exempted_by:
@@ -162,6 +189,19 @@ class Classification:
         return "none"
 
 
+def _not(value: bool | None) -> bool | None:
+    return None if value is None else not value
+
+
+def _and(*values: bool | None) -> bool | None:
+    return False if False in values else (None if None in values else True)
+
+
+def _or(values: Iterable[bool | None]) -> bool | None:
+    values = list(values)
+    return True if True in values else (None if None in values else False)
+
+
 # --- loading and validation -------------------------------------------------------------------
 
 def _parse_condition(raw: Any, where: str) -> Condition | Group:
@@ -169,26 +209,42 @@ def _parse_condition(raw: Any, where: str) -> Condition | Group:
         raise ConfigError(f"{where}: expected a mapping (a condition or an all/any group)")
     if "all" in raw or "any" in raw:
         return _parse_group(raw, where)
+    for key in ("metric", "op", "flag", "unit", "edge"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {_short_repr(raw[key])}")
     if "flag" in raw:
         if raw["flag"] not in FLAGS:
-            raise ConfigError(f"{where}.flag: unknown flag {raw['flag']!r}; known: {', '.join(FLAGS)}")
+            raise ConfigError(f"{where}.flag: unknown flag {_short_repr(raw['flag'])}; known: {', '.join(FLAGS)}")
         if not isinstance(raw.get("equals"), bool) or set(raw) != {"flag", "equals"}:
             raise ConfigError(f"{where}: a flag condition is exactly {{flag, equals: true|false}}")
         return Condition(flag=raw["flag"], equals=raw["equals"])
-    unknown = set(raw) - {"metric", "op", "value", "unit"}
+    unknown = set(raw) - {"metric", "op", "value", "unit", "edge"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     metric = raw.get("metric")
     if metric not in METRICS:
-        raise ConfigError(f"{where}.metric: unknown metric {metric!r}; known: {', '.join(METRICS)}")
+        raise ConfigError(f"{where}.metric: unknown metric {_short_repr(metric)}; known: {', '.join(METRICS)}")
     if raw.get("op") not in OPS:
-        raise ConfigError(f"{where}.op: unknown comparison {raw.get('op')!r}; use one of {', '.join(OPS)}")
+        raise ConfigError(f"{where}.op: unknown comparison {_short_repr(raw.get('op'))}; use one of {', '.join(OPS)}")
     value = raw.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}.value: expected a number, got {value!r}")
+        raise ConfigError(f"{where}.value: expected a number, got {_short_repr(value)}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where}.value: a limit must be a finite positive number, got {_short_repr(value)}")
     if raw.get("unit") != METRICS[metric]:
-        raise ConfigError(f"{where}.unit: {metric} is in {METRICS[metric]!r}, got {raw.get('unit')!r}")
-    return Condition(metric=metric, op=raw["op"], value=float(value), unit=raw["unit"])
+        raise ConfigError(f"{where}.unit: {metric} is in {_short_repr(METRICS[metric])}, got {_short_repr(raw.get('unit'))}")
+    condition = Condition(metric=metric, op=raw["op"], value=float(value), unit=raw["unit"])
+    edge = raw.get("edge")
+    if edge is not None and edge not in EDGES:
+        raise ConfigError(f"{where}.edge: {_short_repr(edge)} is not one of {', '.join(EDGES)}")
+    if edge is not None and edge != condition.edge:
+        raise ConfigError(f"{where}.edge: says {edge} but {_short_repr(raw['op'])} is {condition.edge}")
+    return condition
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _parse_group(raw: Mapping, where: str) -> Group:
@@ -203,17 +259,22 @@ def _parse_group(raw: Mapping, where: str) -> Group:
 
 
 def _parse_rule(raw: Any, where: str) -> Rule:
-    if not isinstance(raw, Mapping) or not raw.get("id"):
-        raise ConfigError(f"{where}: expected a mapping with an `id`")
+    if not isinstance(raw, Mapping) or not raw.get("id") or not isinstance(raw["id"], str):
+        raise ConfigError(f"{where}: expected a mapping with a string `id`")
+    if len(raw["id"]) > 64:
+        raise ConfigError(f"{where}.id: expected a short id (at most 64 characters), got {_short_repr(raw['id'])}")
     where = f"{where} ({raw['id']})"
-    unknown = set(raw) - {"id", "description", "all", "any", "item"}
+    unknown = set(raw) - {"id", "description", "all", "any", "item", "unless", "source"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     item = raw.get("item", "accelerator")
-    if item not in ITEMS:
-        raise ConfigError(f"{where}.item: {item!r} is not one of {', '.join(ITEMS)}")
+    if not isinstance(item, str) or item not in ITEMS:
+        raise ConfigError(f"{where}.item: {_short_repr(item)} is not one of {', '.join(ITEMS)}")
+    unless = raw.get("unless") or []
+    if not isinstance(unless, list) or not all(isinstance(u, str) for u in unless):
+        raise ConfigError(f"{where}.unless: expected a list of class ids")
     when = _parse_group({k: raw[k] for k in ("all", "any") if k in raw}, where)
-    return Rule(str(raw["id"]), str(raw.get("description", "")), when, item)
+    return Rule(str(raw["id"]), str(raw.get("description", "")), when, item, tuple(unless), str(raw.get("source", "")))
 
 
 PROFILE_KEYS = {"id", "title", "citation", "effective", "effective_note", "destinations", "conforms_when",
@@ -229,28 +290,43 @@ def parse_profile(data: Any, path: str) -> Profile:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     for key in ("id", "title", "citation", "effective", "conforms_when", "classes"):
         if data.get(key) in (None, "", []):
-            raise ConfigError(f"{path}: missing required key {key!r}")
-    if data["conforms_when"] not in ("outside", "inside"):
-        raise ConfigError(f"{path}: conforms_when: {data['conforms_when']!r} is not 'outside' or 'inside'")
+            raise ConfigError(f"{path}: missing required key {_short_repr(key)}")
+    if not isinstance(data["conforms_when"], str) or data["conforms_when"] not in ("outside", "inside"):
+        raise ConfigError(f"{path}: conforms_when: {_short_repr(data['conforms_when'])} is not 'outside' or 'inside'")
     citation = data["citation"]
     if not isinstance(citation, Mapping) or not citation.get("document"):
         raise ConfigError(f"{path}: citation.document: name the Federal Register document")
+    if not all(isinstance(v, str) for v in citation.values()):
+        raise ConfigError(f"{path}: citation: every entry must be a string")
     effective = data["effective"]
     if isinstance(effective, str):
         try:
             datetime.date.fromisoformat(effective)
         except ValueError:
-            raise ConfigError(f"{path}: effective: {effective!r} is not a YYYY-MM-DD date") from None
+            raise ConfigError(f"{path}: effective: {_short_repr(effective)} is not a YYYY-MM-DD date") from None
     elif not isinstance(effective, datetime.date):
         raise ConfigError(f"{path}: effective: expected a YYYY-MM-DD date")
     for key in ("classes", "exemptions"):
-        if not isinstance(data.get(key) or [], list):
+        if data.get(key) is not None and not isinstance(data[key], list):
             raise ConfigError(f"{path}: {key}: expected a list")
+    labels = data.get("labels") or {}
+    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
+        raise ConfigError(f"{path}: labels: expected a mapping of conforms / does_not_conform -> text")
     classes = tuple(_parse_rule(r, f"{path}: classes[{i}]") for i, r in enumerate(data["classes"]))
+    ids = [c.id for c in classes]
+    for rule in classes:
+        for other in rule.unless:
+            if other not in ids or other == rule.id:
+                raise ConfigError(f"{path}: classes ({rule.id}).unless: {_short_repr(other)} is not another class of this profile")
     exemptions = tuple(_parse_rule(r, f"{path}: exemptions[{i}]") for i, r in enumerate(data.get("exemptions") or []))
     notes = data.get("notes") or []
-    if not isinstance(notes, list):
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise ConfigError(f"{path}: notes: expected a list of strings")
+    for key in ("id", "title"):
+        if not isinstance(data[key], str):
+            raise ConfigError(f"{path}: {key}: expected a string, got {_short_repr(data[key])}")
+    if len(data["id"]) > 64:
+        raise ConfigError(f"{path}: id: expected a short id (at most 64 characters), got {_short_repr(data['id'])}")
     return Profile(id=str(data["id"]), title=str(data["title"]), citation=dict(citation), effective=str(effective),
                    conforms_when=data["conforms_when"], labels=dict(data.get("labels") or {}), classes=classes,
                    exemptions=exemptions, notes=tuple(map(str, notes)),
@@ -285,7 +361,7 @@ def load_profile(name_or_path: str | Profile) -> Profile:
         if file.name.rsplit(".", 1)[0] == name_or_path:
             return parse_profile(read_yaml(file), str(file))
     known = ", ".join(f.name.rsplit(".", 1)[0] for f in profile_files())
-    raise UsageError(f"no profile {name_or_path!r}; known: {known} (or pass a file path)")
+    raise UsageError(f"no profile {_short_repr(name_or_path)}; known: {known} (or pass a file path)")
 
 
 def classify_spec(spec: Any, profile: Profile) -> Classification:
@@ -331,3 +407,113 @@ def region_outcomes(profile: Profile, ranges: Mapping[str, tuple[float, float]],
                                              if tpp_value is not None else None)
             outcomes.add(profile.conforms(values, item))
     return outcomes
+
+
+# --- what an uncertain declaration could change ---------------------------------------------------
+
+def _spec_item(spec: Any) -> str:
+    return "hbm_stack" if getattr(spec, "kind", "") == "hbm_stack" else "accelerator"
+
+
+def _key(result: "Classification") -> tuple:
+    return (result.conforms, tuple(result.matched), tuple(result.undetermined), tuple(result.exempted_by))
+
+
+def _segments(points: list[tuple[float, "Classification"]]) -> list[dict[str, Any]]:
+    """Consecutive values with the same classification, merged into [from, to] segments."""
+    segments: list[dict[str, Any]] = []
+    for value, result in points:
+        if segments and segments[-1]["_key"] == _key(result):
+            segments[-1]["to"] = value
+            continue
+        segments.append({"from": value, "to": value, "classification": result.short(), "conforms": result.conforms,
+                         "_key": _key(result)})
+    for segment in segments:
+        segment.pop("_key")
+    return segments
+
+
+def _edge_points(cuts: Iterable[float], low: float, high: float) -> list[float]:
+    """Points on [low, high] that bracket every cut from both sides, so a segment ends just
+    before a strict edge and the next begins at it."""
+    cuts = list(cuts)
+    below = [math.nextafter(c, -math.inf) for c in cuts]
+    return sorted({p for p in candidate_points(cuts, low, high) + below if low <= p <= high})
+
+
+def _factor(name: str, unit: str, low: float, high: float, basis: str, points) -> dict[str, Any]:
+    segments = _segments(points)
+    return {"input": name, "unit": unit, "range": [low, high], "basis": basis, "segments": segments,
+            "changes": len(segments) > 1}
+
+
+def sensitivity(spec: Any, profile: Profile) -> list[dict[str, Any]]:
+    """For each uncertain input of a declared spec (an estimated or unpublished die area, a DRAM
+    bandwidth whose sources conflict, an alternative TPP reading), the classifications the item
+    takes across that input's range, the others held at their declared values. `changes` says
+    whether the conclusion under this profile depends on it."""
+    item, base = _spec_item(spec), spec.profile_values()
+    tpp_value, factors = base["tpp"], []
+    area_range = getattr(spec, "die_area_range", None)
+    bandwidth = base.get("dram_bandwidth_gbps")
+    stack = item == "hbm_stack" and bandwidth
+    if area_range and (tpp_value or stack):
+        low, high = area_range
+        cuts = ([bandwidth / t for t in profile.thresholds("hbm_bandwidth_density")] if stack else
+                [tpp_value / t for t in profile.thresholds("performance_density")])
+
+        def at_area(a: float) -> dict[str, Any]:
+            if stack:  # 3A090.c: memory bandwidth density of the stack's package
+                return {**base, "hbm_bandwidth_density": bandwidth / a}
+            return {**base, "performance_density": tpp_value / a}
+
+        points = [(a, profile.classify(at_area(a), item)) for a in _edge_points(cuts, low, high)]
+        factors.append(_factor("die area", "mm²", low, high, getattr(spec, "die_area_basis", "") or "estimate", points))
+    bw_range = getattr(spec, "dram_bandwidth_range", None)
+    if bw_range:
+        low, high = bw_range
+        points = [(b, profile.classify({**base, "dram_bandwidth_gbps": b}, item))
+                  for b in _edge_points(profile.thresholds("dram_bandwidth_gbps"), low, high)]
+        factors.append(_factor("DRAM bandwidth", "GB/s", low, high,
+                               getattr(spec, "dram_bandwidth_basis", "") or "estimate", points))
+    readings = spec.tpp_readings() if hasattr(spec, "tpp_readings") else []
+    if len(readings) > 1:
+        points = []
+        for reading in sorted(readings, key=lambda r: r["tpp"]):
+            pd = metrics.performance_density(reading["tpp"], spec.die_area_mm2)
+            points.append((reading["tpp"], profile.classify({**base, "tpp": reading["tpp"], "performance_density": pd}, item)))
+        factor = _factor("TPP reading", "TPP", points[0][0], points[-1][0], "interpretation", points)
+        factor["readings"] = readings
+        factors.append(factor)
+    return factors
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.4g}"
+
+
+def describe_factor(factor: Mapping[str, Any]) -> str:
+    """One line: what the input's range is and which classification holds where."""
+    low, high = factor["range"]
+    head = f"{factor['input']} {_fmt(low)}–{_fmt(high)} {factor['unit']} ({factor['basis']})"
+    if factor["input"] == "TPP reading":
+        parts = [f"{_fmt(r['tpp'])} ({r['reading']}{', used' if r['used'] else ''})" for r in factor["readings"]]
+        head = "TPP readings: " + "; ".join(parts)
+    if not factor["changes"]:
+        return f"{head}: {factor['segments'][0]['classification']} throughout (conclusion unchanged)"
+    pieces = [f"{seg['classification']} for {_fmt(seg['from'])}–{_fmt(seg['to'])}" for seg in factor["segments"]]
+    return f"{head}: {'; '.join(pieces)} — the conclusion depends on this value"
+
+
+def declared_notes(spec: Any, profile: Profile) -> list[str]:
+    """What a verdict on a declared spec should add: every alternative TPP reading, and each
+    estimated input whose range would change the conclusion under this profile."""
+    return [describe_factor(f) for f in sensitivity(spec, profile)
+            if f["changes"] or f["input"] == "TPP reading"]
+
+
+def conclusion_depends_on(spec: Any, profile: Profile) -> list[str]:
+    """Descriptions of the estimated inputs across whose range the item's conformity itself (not
+    just the paragraph) changes: a verdict resting on such a declaration is not supported."""
+    return [describe_factor(f) for f in sensitivity(spec, profile)
+            if len({seg["conforms"] for seg in f["segments"]}) > 1]

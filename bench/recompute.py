@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import math
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from bench import metrics, stats
+from bench.errors import RecordError
+from bench.record.folder import VERDICT_FILE, read_verdict
 
 REL_TOL = 1e-9  # stored JSON floats round-trip exactly; this only absorbs summation order
 
@@ -225,18 +226,15 @@ def _rerun_verdict(check_run: Callable, run: dict[str, Any], stored: dict[str, A
     return check_run(run_without_verdict, **kwargs)
 
 
-VERDICT_FILE = "verdict.json"  # a verdict saved next to run.json, as an alternative to run["verdict"]
-
-
 def with_stored_verdict(run: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
     """The run dict with `verdict` filled from RUN_DIR/verdict.json when run.json has none."""
-    path = Path(run_dir) / VERDICT_FILE
-    if run.get("verdict") or not path.is_file():
+    if run.get("verdict"):
         return run
     try:
-        return {**run, "verdict": json.loads(path.read_text(encoding="utf-8"))}
-    except (ValueError, UnicodeDecodeError):
+        stored = read_verdict(run_dir)
+    except RecordError:
         return {**run, "verdict": {"verdict": f"unreadable {VERDICT_FILE}"}}
+    return run if stored is None else {**run, "verdict": dict(stored)}
 
 
 def recompute_run(run: dict[str, Any]) -> Recomputation:

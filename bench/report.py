@@ -10,7 +10,6 @@ import base64
 import dataclasses
 import html
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -24,6 +23,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from bench import metrics  # noqa: E402
 from bench.errors import UsageError  # noqa: E402
 from bench.profiles import Profile, list_profiles  # noqa: E402
+from bench.record.folder import read_verdict  # noqa: E402
+from bench.record.jsonfile import write_text_atomic  # noqa: E402
 from bench.specs import DeviceSpec, canonical_dtype, load_database  # noqa: E402
 from bench.verdict import read_run  # noqa: E402
 
@@ -69,8 +70,8 @@ def _load_verdict(run_dir: Path, run: Mapping[str, Any]) -> dict[str, Any] | Non
     block = run.get("verdict")
     if isinstance(block, Mapping) and {"checks", "declared", "profile"} <= set(block):  # Verdict.to_dict() shape
         return dict(block)
-    path = run_dir / "verdict.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    stored = read_verdict(run_dir)
+    return dict(stored) if stored is not None else None
 
 
 def _declared_spec(run: Mapping[str, Any], verdict: Mapping[str, Any] | None) -> tuple[DeviceSpec | None, str]:
@@ -645,7 +646,4 @@ def write_report(run_dir: str | Path, fmt: str = "all", out_dir: str | Path | No
 
 
 def _atomic(path: Path, text: str) -> Path:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, text)

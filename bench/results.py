@@ -1,27 +1,24 @@
-"""Run folders: results/<run-id>/run.json (+ measurements.csv), written atomically after every
-measurement so an interrupt or a crash keeps everything measured so far."""
+"""Writing a run as it is measured: results/<run-id>/run.json (+ measurements.csv), rewritten atomically
+after every measurement so an interrupt or a crash keeps everything measured so far. File names,
+the reader and the writer themselves live in bench.record.folder; the names re-exported here are
+kept for the modules that import them from bench.results."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import secrets
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from bench import __version__
-from bench.errors import ResultsError
+from bench.record.folder import CSV_FILE, RUN_FILE, RunFolder
+from bench.record.folder import read_run as load_run
+from bench.record.jsonfile import write_json as write_json_atomic
+from bench.record.schema import METHOD_VERSION, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
-# Bump when a change alters what a number means (timing rule, byte or FLOP counting, statistic).
-METHOD_VERSION = "1.0"
-RUN_FILE = "run.json"
-CSV_FILE = "measurements.csv"
+__all__ = ["CSV_FILE", "METHOD_VERSION", "RUN_FILE", "SCHEMA_VERSION", "RunWriter", "load_run", "new_run_id",
+           "tool_record", "utc_now", "write_json_atomic"]
 
 
 def utc_now() -> str:
@@ -48,53 +45,22 @@ def tool_record() -> dict[str, Any]:
     return {"name": "accelbench", "version": __version__, "git_commit": git_commit()}
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, allow_nan=True, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def measurement_rows(run: dict[str, Any]) -> pd.DataFrame:
-    """One row per measurement: the flat view for spreadsheets and pandas."""
-    rows = []
-    for m in run.get("measurements", []):
-        rows.append({
-            "id": m["id"], "suite": m["suite"], "kernel": m["kernel"], "dtype": m["dtype"],
-            **{f"shape_{k}": v for k, v in m["shape"].items()},
-            "value": m["throughput"]["value"], "unit": m["throughput"]["unit"],
-            "ci95_low": m["throughput"]["ci95"][0], "ci95_high": m["throughput"]["ci95"][1],
-            "median_s": m["stats"]["median"], "cv": m["stats"]["cv"], "samples": m["stats"]["n"],
-            "iterations": m["timing"]["iterations"], "flops": m["work"]["flops"], "bytes": m["work"]["bytes"],
-            "check_passed": m["check"]["passed"], "status": m["status"], "warnings": "; ".join(m["warnings"]),
-        })
-    return pd.DataFrame(rows)
-
-
 class RunWriter:
     """Owns one run folder. Every change is flushed to disk at once."""
 
     def __init__(self, run_dir: Path, run: dict[str, Any]):
         self.dir = Path(run_dir)
+        self.folder = RunFolder(self.dir)
         self.run = run
         self.dir.mkdir(parents=True, exist_ok=True)
         self.flush()
 
     @property
     def path(self) -> Path:
-        return self.dir / RUN_FILE
+        return self.folder.run_file
 
     def flush(self) -> None:
-        write_json_atomic(self.path, self.run)
+        self.folder.write_run(self.run)
 
     def add_measurement(self, measurement: dict[str, Any]) -> None:
         self.run["measurements"].append(measurement)
@@ -107,20 +73,4 @@ class RunWriter:
     def finish(self, status: str, **fields: Any) -> None:
         self.run.update(status=status, ended_at=utc_now(), **fields)
         self.flush()
-        measurement_rows(self.run).to_csv(self.dir / CSV_FILE, index=False)
-
-
-def load_run(path: str | Path) -> dict[str, Any]:
-    """Read a run folder (or its run.json). Raises ResultsError with a one-line reason."""
-    path = Path(path)
-    file = path / RUN_FILE if path.is_dir() else path
-    if not file.exists():
-        raise ResultsError(f"{path}: no {RUN_FILE} here (is this a results folder?)")
-    try:
-        run = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{file}: unreadable ({exc})") from None
-    version = run.get("schema_version") if isinstance(run, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ResultsError(f"{file}: schema_version {version!r}; this accelbench reads {SCHEMA_VERSION}")
-    return run
+        self.folder.write_csv(self.run)

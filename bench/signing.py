@@ -34,14 +34,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from bench import __version__
 from bench.errors import ConfigError, ResultsError, UsageError
-from bench.evidence import (
-    SIGNATURE_FILE,
-    check_run_shape,
-    loads_strict,
-    read_json_file,
-    safe_relative_path,
-    sha256_file,
-)
+from bench.evidence import SIGNATURE_FILE, loads_strict, read_json_file, safe_relative_path, sha256_file
+from bench.record import folder as run_folder
+from bench.record.jsonfile import write_json
 
 EXCLUDED_FILES = frozenset({SIGNATURE_FILE})  # paths relative to the run folder, never in the manifest
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -177,17 +172,7 @@ def build_manifest(run_dir: str | Path) -> dict[str, str]:
 
 
 def read_run(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise ResultsError(f"{run_dir}: no run.json (not a results folder)")
-    run = read_json_file(path, "run.json")
-    if not isinstance(run, dict):
-        raise ResultsError(f"{path}: run.json is a JSON {type(run).__name__}, not an object")
-    version = run.get("schema_version")
-    if version != 1 or isinstance(version, bool):
-        raise ResultsError(f"{path}: schema_version {str(version)[:20]!r}; this accelbench reads 1")
-    check_run_shape(run, str(path))
-    return run
+    return dict(run_folder.RunFolder(run_dir).read_run())
 
 
 # --- statement and envelope ----------------------------------------------------------------
@@ -244,11 +229,7 @@ def _signing_key(run_dir: Path, private_key_path: str | Path) -> Ed25519PrivateK
 def _write_envelope(run_dir: Path, payload: bytes, signatures: list[dict[str, str]]) -> Path:
     envelope = {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(payload).decode("ascii"),
                 "signatures": signatures}
-    target = run_dir / SIGNATURE_FILE
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, target)
-    return target
+    return write_json(run_dir / SIGNATURE_FILE, envelope, indent=2)
 
 
 def _signature(key: Ed25519PrivateKey, payload: bytes) -> dict[str, str]:
@@ -372,10 +353,9 @@ def _parse_envelope(path: Path) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
         if "keyid" in signature and not isinstance(signature["keyid"], str):
             raise _Malformed(f"envelope.signatures[{i}].keyid is not a string")
     try:
-        statement = loads_strict(payload)
-    except ValueError as exc:
-        raise _Malformed(f"the signed statement is {exc}" if str(exc).startswith("not ")
-                         else f"the signed statement is rejected: {exc}") from None
+        statement = loads_strict(payload, "the signed statement")
+    except ResultsError as exc:
+        raise _Malformed(str(exc)) from None
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
         raise _Malformed("payload is not an in-toto Statement v1")
     _check_subjects(_need(statement, "subject", list, "statement"))

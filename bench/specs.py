@@ -8,7 +8,9 @@ derived spec (cores x clock x operations per cycle for its ISA), labelled an est
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.resources
+import math
 import os
 import re
 from pathlib import Path
@@ -20,6 +22,14 @@ from bench.yamlfile import read_yaml
 
 CONFIDENCE = ("high", "medium", "low")
 PEAK_UNITS = ("matrix", "vector")
+KINDS = ("accelerator", "cpu", "hbm_stack")
+
+# Formats whose bit length is a reading of the rule rather than a settled fact: when one of them
+# sets the TPP, the TPP without it is printed beside (regulation.md §1.3; regulatory-audit.md 8).
+INTERPRETIVE_FORMATS = {
+    "tf32": "TF32 read at its 19 significant bits, not its 32-bit container",
+    "fp6": "FP6 not counted at 6 bits (the trackers' FP4 x 4 reading)",
+}
 ARCHITECTURES_FILE = "_architectures.yaml"
 CPU_SPEC_ID = "cpu"
 
@@ -78,6 +88,10 @@ class DeviceSpec:
     dram_bandwidth_gbps: float | None = None
     die_area_mm2: float | None = None
     die_area_estimate: bool = False
+    die_area_range: tuple[float, float] | None = None  # (low, high) when the area is not published
+    die_area_basis: str = ""  # which dies are counted, and why the range
+    dram_bandwidth_range: tuple[float, float] | None = None  # when an estimate or sources conflict
+    dram_bandwidth_basis: str = ""
     interconnect_kind: str | None = None
     bidirectional_io_gbps: float | None = None
     derive: Mapping[str, Any] | None = None
@@ -118,6 +132,37 @@ class DeviceSpec:
     def performance_density(self) -> float | None:
         return metrics.performance_density(self.tpp, self.die_area_mm2)
 
+    @property
+    def hbm_bandwidth_density(self) -> float | None:
+        """3A090.c 'memory bandwidth density' of a discrete HBM stack: GB/s per mm² of package."""
+        if self.kind != "hbm_stack" or not self.dram_bandwidth_gbps or not self.die_area_mm2:
+            return None
+        return self.dram_bandwidth_gbps / self.die_area_mm2
+
+    @property
+    def performance_density_range(self) -> tuple[float, float] | None:
+        """(lowest, highest) PD over the die-area range: a larger area gives a lower density."""
+        if not self.die_area_range or not self.tpp:
+            return None
+        low, high = self.die_area_range
+        return self.tpp / high, self.tpp / low
+
+    def tpp_readings(self) -> list[dict[str, Any]]:
+        """The TPP as used (strict max over bit lengths) and, where an interpretive format sets
+        it, the TPP under the other reading. The first entry is the one every verdict uses."""
+        best = self.best_tops()
+        if not best:
+            return []
+        value, dtype = metrics.max_tpp(best)
+        readings = [{"reading": f"max over all data types, set by {dtype}", "tpp": value, "dtype": dtype, "used": True}]
+        remaining = dict(best)
+        while dtype in INTERPRETIVE_FORMATS and len(remaining) > 1:
+            remaining.pop(dtype)
+            reading = INTERPRETIVE_FORMATS[dtype]
+            value, dtype = metrics.max_tpp(remaining)
+            readings.append({"reading": f"{reading}: set by {dtype}", "tpp": value, "dtype": dtype, "used": False})
+        return readings
+
     def profile_values(self) -> dict[str, Any]:
         """The quantities a threshold profile tests, from the declaration (None = not known)."""
         return {
@@ -125,15 +170,33 @@ class DeviceSpec:
             "performance_density": self.performance_density,
             "dram_bandwidth_gbps": self.dram_bandwidth_gbps,
             "bidirectional_io_gbps": self.bidirectional_io_gbps,
-            "hbm_bandwidth_density": None,
+            "hbm_bandwidth_density": self.hbm_bandwidth_density,
             "datacenter": self.datacenter,
         }
 
-    def matches_name(self, name: str) -> bool:
+    def is_named(self, name: str) -> bool:
+        """Its id or name, ignoring case, spacing and hyphens (`H100 SXM` is `h100-sxm`)."""
+        return _fold(name) in (_fold(self.id), _fold(self.name))
+
+    def matches_pattern(self, name: str, vendor_implied: bool = False) -> bool:
+        """One of its `match` patterns (driver names), case-insensitive, fits the whole name; with
+        `vendor_implied`, the name with the vendor put in front (`A100-SXM4-40GB`)."""
         wanted = _normalise(name)
-        if wanted in (_normalise(self.id), _normalise(self.name)):
-            return True
+        if vendor_implied:
+            wanted = f"{self.vendor} {wanted}"
         return any(re.fullmatch(pattern, wanted, flags=re.IGNORECASE) for pattern in self.match)
+
+    def matches_name(self, name: str) -> bool:
+        return self.is_named(name) or self.matches_pattern(name)
+
+    def starts_with(self, prefix: str) -> bool:
+        """Whether its id, or its name from any word on, starts with `prefix` (`h100`, `MI300`, `910B`)."""
+        key = _fold(prefix)
+        if not key:
+            return False
+        words = _fold(self.name).split()
+        candidates = [_fold(self.id)] + [" ".join(words[i:]) for i in range(len(words))]
+        return any(c.startswith(key) for c in candidates)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -152,29 +215,65 @@ def _normalise(name: str) -> str:
     return " ".join(str(name).split())
 
 
+def _fold(name: str) -> str:
+    return " ".join(str(name).replace("-", " ").replace("_", " ").casefold().split())
+
+
 # --- loading and validation ----------------------------------------------------------------
 
 def _require(entry: Mapping, key: str, where: str, kinds: type | tuple) -> Any:
     if key not in entry or entry[key] is None:
-        raise ConfigError(f"{where}: missing required key {key!r}")
+        raise ConfigError(f"{where}: missing required key {_short_repr(key)}")
     value = entry[key]
     if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
-        raise ConfigError(f"{where}.{key}: expected {getattr(kinds, '__name__', kinds)}, got {value!r}")
+        raise ConfigError(f"{where}.{key}: expected {getattr(kinds, '__name__', kinds)}, got {_short_repr(value)}")
     return value
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"{where}: expected a non-negative number, got {value!r}")
+    """A finite positive number: a zero, negative, NaN or infinite peak, bandwidth or area in a
+    declaration is an input error, never a criterion quietly skipped."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where}: expected a finite positive number, got {_short_repr(value)}")
     return float(value)
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _range(block: Mapping, nominal: float | None, where: str) -> tuple[float, float] | None:
+    raw = block.get("range")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise ConfigError(f"{where}.range: expected [low, high]")
+    low, high = (_number(v, f"{where}.range") for v in raw)
+    if low > high or (nominal is not None and not low <= nominal <= high):
+        raise ConfigError(f"{where}.range: [{low:g}, {high:g}] must be ordered and contain the value {_short_repr(nominal)}")
+    return low, high
+
+
+def _block(raw: Any, where: str, keys: set[str]) -> Mapping:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping or null")
+    unknown = set(raw) - keys
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    return raw
 
 
 def _source(block: Mapping, where: str, sources: Mapping[str, str]) -> str:
     key = block.get("source")
     if not key:
         raise ConfigError(f"{where}.source: every number needs a source")
+    if not isinstance(key, str):
+        raise ConfigError(f"{where}.source: expected a key of `sources`, got {_short_repr(key)}")
     if key not in sources:
-        raise ConfigError(f"{where}.source: {key!r} is not defined under `sources` (known: {', '.join(sources)})")
+        raise ConfigError(f"{where}.source: {_short_repr(key)} is not defined under `sources` (known: {', '.join(sources)})")
     return str(key)
 
 
@@ -183,10 +282,10 @@ def _parse_peak(raw: Any, where: str, sources: Mapping[str, str]) -> Peak:
         raise ConfigError(f"{where}: expected a mapping with dtype, tops, source")
     dtype = _require(raw, "dtype", where, str)
     if dtype not in metrics.BIT_LENGTH:
-        raise ConfigError(f"{where}.dtype: unknown dtype {dtype!r}; known: {', '.join(metrics.BIT_LENGTH)}")
+        raise ConfigError(f"{where}.dtype: unknown dtype {_short_repr(dtype)}; known: {', '.join(metrics.BIT_LENGTH)}")
     unit = raw.get("unit", "matrix")
     if unit not in PEAK_UNITS:
-        raise ConfigError(f"{where}.unit: {unit!r} is not one of {', '.join(PEAK_UNITS)}")
+        raise ConfigError(f"{where}.unit: {_short_repr(unit)} is not one of {', '.join(PEAK_UNITS)}")
     unknown = set(raw) - {"dtype", "tops", "unit", "accumulate", "source"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -195,7 +294,10 @@ def _parse_peak(raw: Any, where: str, sources: Mapping[str, str]) -> Peak:
 
 
 DEVICE_KEYS = {"id", "name", "vendor", "architecture", "datacenter", "match", "confidence", "notes",
-               "peaks", "memory", "die_area", "interconnect", "derive", "kind"}
+               "peaks", "memory", "die_area", "interconnect", "derive", "kind", "estimate"}
+MEMORY_KEYS = {"gib", "bandwidth_gbps", "estimate", "range", "basis", "source"}
+AREA_KEYS = {"mm2", "estimate", "range", "basis", "source"}
+LINK_KEYS = {"kind", "bidirectional_gbps", "basis", "source"}
 
 
 def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "") -> DeviceSpec:
@@ -206,33 +308,50 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     device_id = _require(raw, "id", where, str)
+    if len(device_id) > 64 or not device_id.strip():
+        raise ConfigError(f"{where}.id: expected a short id (at most 64 characters), got {_short_repr(device_id)}")
     where = f"{where} ({device_id})"
-    peaks_raw = _require(raw, "peaks", where, list)
-    if not peaks_raw:
+    is_stack = raw.get("kind") == "hbm_stack"
+    peaks_raw = raw.get("peaks") or [] if is_stack else _require(raw, "peaks", where, list)
+    if not isinstance(peaks_raw, list):
+        raise ConfigError(f"{where}.peaks: expected a list")
+    if not peaks_raw and not is_stack:
         raise ConfigError(f"{where}.peaks: at least one dense peak is needed")
     peaks = tuple(_parse_peak(p, f"{where}.peaks[{i}]", sources) for i, p in enumerate(peaks_raw))
     confidence = raw.get("confidence", "medium")
     if confidence not in CONFIDENCE:
-        raise ConfigError(f"{where}.confidence: {confidence!r} is not one of {', '.join(CONFIDENCE)}")
+        raise ConfigError(f"{where}.confidence: {_short_repr(confidence)} is not one of {', '.join(CONFIDENCE)}")
     datacenter = raw.get("datacenter", True)
     if datacenter is not None and not isinstance(datacenter, bool):
         raise ConfigError(f"{where}.datacenter: expected true or false")
+    kind = raw.get("kind", "accelerator")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}.kind: {_short_repr(kind)} is not one of {', '.join(KINDS)}")
+    for key in ("name", "vendor", "notes", "architecture"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {_short_repr(raw[key])}")
+    if not isinstance(raw.get("estimate", False), bool):
+        raise ConfigError(f"{where}.estimate: expected true or false")
     field_sources: dict[str, str] = {}
-    memory = raw.get("memory") or {}
+    memory = _block(raw.get("memory"), f"{where}.memory", MEMORY_KEYS)
     if memory:
         field_sources["memory"] = _source(memory, f"{where}.memory", sources)
-    area = raw.get("die_area") or {}
+    area = _block(raw.get("die_area"), f"{where}.die_area", AREA_KEYS)
     if area:
         field_sources["die_area"] = _source(area, f"{where}.die_area", sources)
-    link = raw.get("interconnect") or {}
+    link = _block(raw.get("interconnect"), f"{where}.interconnect", LINK_KEYS)
     if link:
         field_sources["interconnect"] = _source(link, f"{where}.interconnect", sources)
     derive = raw.get("derive")
+    if derive is not None and not isinstance(derive, Mapping):
+        raise ConfigError(f"{where}.derive: expected a mapping with units, clock_mhz, source")
     if derive:
         field_sources["derive"] = _source(derive, f"{where}.derive", sources)
         _number(derive.get("units"), f"{where}.derive.units")
         _number(derive.get("clock_mhz"), f"{where}.derive.clock_mhz")
     match = raw.get("match") or []
+    if not isinstance(match, list):
+        raise ConfigError(f"{where}.match: expected a list of patterns")
     for i, pattern in enumerate(match):
         try:
             re.compile(pattern)
@@ -242,14 +361,23 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
     def optional(block: Mapping, key: str, label: str) -> float | None:
         return _number(block[key], f"{where}.{label}.{key}") if block.get(key) is not None else None
 
+    die_area = optional(area, "mm2", "die_area")
+    area_range = _range(area, die_area, f"{where}.die_area")
+    if area.get("estimate") and not area_range:
+        raise ConfigError(f"{where}.die_area: an estimated area needs a range: [low, high]")
+    bandwidth = optional(memory, "bandwidth_gbps", "memory")
+    bw_range = _range(memory, bandwidth, f"{where}.memory")
+    if bw_range and not (memory.get("estimate") or memory.get("basis")):
+        raise ConfigError(f"{where}.memory: a bandwidth range needs `estimate: true` or a `basis` saying why")
     return DeviceSpec(
         id=device_id, name=_require(raw, "name", where, str), vendor=_require(raw, "vendor", where, str),
         architecture=raw.get("architecture"), peaks=peaks, datacenter=datacenter, match=tuple(match),
         confidence=confidence, memory_gib=optional(memory, "gib", "memory"),
-        dram_bandwidth_gbps=optional(memory, "bandwidth_gbps", "memory"),
-        die_area_mm2=optional(area, "mm2", "die_area"), die_area_estimate=bool(area.get("estimate", False)),
+        dram_bandwidth_gbps=bandwidth, die_area_mm2=die_area, die_area_estimate=bool(area.get("estimate", False)),
+        die_area_range=area_range, die_area_basis=str(area.get("basis", "")),
+        dram_bandwidth_range=bw_range, dram_bandwidth_basis=str(memory.get("basis", "estimate" if bw_range else "")),
         interconnect_kind=link.get("kind"), bidirectional_io_gbps=optional(link, "bidirectional_gbps", "interconnect"),
-        derive=dict(derive) if derive else None, kind=raw.get("kind", "accelerator"),
+        derive=dict(derive) if derive else None, kind=kind, estimate=bool(raw.get("estimate", False)),
         notes=str(raw.get("notes", "")), sources=dict(sources), field_sources=field_sources, path=path)
 
 
@@ -258,8 +386,8 @@ def parse_device_file(path: Path | Any) -> list[DeviceSpec]:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping with `sources` and `devices`")
     sources = data.get("sources") or {}
-    if not isinstance(sources, Mapping):
-        raise ConfigError(f"{path}: sources: expected a mapping of key -> citation")
+    if not isinstance(sources, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in sources.items()):
+        raise ConfigError(f"{path}: sources: expected a mapping of key -> citation text")
     devices = data.get("devices")
     if not isinstance(devices, list) or not devices:
         raise ConfigError(f"{path}: devices: expected a non-empty list")
@@ -273,19 +401,34 @@ class Database:
     cpu_isa: dict[str, Any]
     plausibility: dict[str, Any]
 
+    def exact(self, name: str) -> list[DeviceSpec]:
+        """Entries the name denotes exactly: by id or name if any, else by `match` pattern."""
+        named = [s for s in self.devices if s.is_named(name)]
+        return named or [s for s in self.devices if s.matches_pattern(name)]
+
+    def lookup(self, name: str) -> list[DeviceSpec]:
+        """Every entry a person could mean: the exact hits, or else every entry whose id or name
+        starts with what was typed (`H100` -> SXM, PCIe and NVL), or else a driver name typed
+        without its vendor (`A100-SXM4-40GB`)."""
+        return (self.exact(name) or [s for s in self.devices if s.starts_with(name)]
+                or [s for s in self.devices if s.matches_pattern(name, vendor_implied=True)])
+
     def find(self, name: str) -> DeviceSpec | None:
-        """Look a spec up by id, name or a `match` pattern (case-insensitive)."""
-        for spec in self.devices:
-            if spec.matches_name(name):
-                return spec
-        return None
+        """The one entry a driver-reported name or an id denotes, or None (unknown or ambiguous)."""
+        hits = self.exact(name)
+        return hits[0] if len(hits) == 1 else None
 
     def get(self, name: str) -> DeviceSpec:
-        spec = self.find(name)
-        if spec is None:
-            known = ", ".join(s.id for s in self.devices)
-            raise UsageError(f"no device {name!r} in the specification database; known: {known}")
-        return spec
+        hits = self.lookup(name)
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            listed = ", ".join(f"{s.id} ({s.name})" for s in hits)
+            raise UsageError(f"{_short_repr(name)} is ambiguous: {len(hits)} parts match: {listed}; name one of these ids")
+        known = ", ".join(s.id for s in self.devices)
+        close = difflib.get_close_matches(_fold(name), [_fold(s.id) for s in self.devices], n=4, cutoff=0.6)
+        hint = f"did you mean {', '.join(c.replace(' ', '-') for c in close)}? " if close else ""
+        raise UsageError(f"no device {_short_repr(name)} in the specification database; {hint}known: {known}")
 
     def match_device(self, device: Mapping[str, Any]) -> DeviceSpec | None:
         """The declared spec for a run's `device` block: the derived host spec for CPUs,
@@ -367,7 +510,7 @@ def load_database(extra_files: Iterable[Path] = ()) -> Database:
     for file in [*files, *map(Path, extra_files)]:
         for spec in parse_device_file(file):
             if spec.id in seen:
-                raise ConfigError(f"{file}: device id {spec.id!r} already defined in {seen[spec.id]}")
+                raise ConfigError(f"{file}: device id {_short_repr(spec.id)} already defined in {seen[spec.id]}")
             seen[spec.id] = str(file)
             devices.append(spec)
     arch_path = folder / ARCHITECTURES_FILE

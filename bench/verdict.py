@@ -32,7 +32,8 @@ from bench.errors import (
 )
 from bench.evidence import judged_block, stale_verdict  # noqa: F401 -- re-exported for readers
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
-from bench.profiles import Profile, classify_spec, load_profile, region_outcomes
+from bench.profiles import Profile, classify_spec, conclusion_depends_on, declared_notes, load_profile, region_outcomes
+from bench.record import folder as folder_module
 from bench.render import fmt
 from bench.specs import (
     Database,
@@ -159,21 +160,7 @@ def shipped_database() -> Database:
 def read_run(run: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(run, Mapping):
         return dict(run)
-    from bench.evidence import check_run_shape, read_json_file
-
-    path = Path(run)
-    if path.is_dir():
-        path = path / "run.json"
-    if not path.is_file():
-        raise ResultsError(f"{path}: no run.json here; pass a run folder written by `bench run`")
-    data = read_json_file(path, "run.json")
-    if not isinstance(data, dict):
-        raise ResultsError(f"{path}: run.json is a JSON {type(data).__name__}, not an object")
-    version = data.get("schema_version")
-    if version != 1 or isinstance(version, bool):
-        raise ResultsError(f"{path}: unknown schema_version {str(version)[:20]!r} (this version reads 1)")
-    check_run_shape(data, str(path))
-    return data
+    return dict(folder_module.read_run(run))
 
 
 def _finite_number(value: Any, what: str) -> float:
@@ -347,6 +334,9 @@ def check_declared(profile: Profile, spec: DeviceSpec, measured: Mapping[str, Me
         summary += f" (exempted by {', '.join(result.exempted_by)})"
     if result.undetermined:
         summary += f"; undetermined: {', '.join(result.undetermined)}"
+    if (depends := conclusion_depends_on(spec, profile)) and outcome != INCONCLUSIVE:
+        outcome = INCONCLUSIVE  # the declaration cannot support either conclusion
+        summary += "; inconclusive: the conclusion changes across an estimated value: " + "; ".join(depends)
     return Check("declared", "1. declared spec against the profile", outcome, summary, rows)
 
 
@@ -617,6 +607,7 @@ def _judge(data: dict[str, Any], profile: Profile, declared: str | DeviceSpec | 
         notes.insert(0, reason)
     if spec.estimate:
         notes.append(f"The declared spec is an estimate: {spec.notes}")
+    notes += [f"Declared spec: {note}" for note in declared_notes(spec, profile)]
     if status := data.get("status"):
         if status != "complete":
             notes.append(f"The run's status is {str(status)[:40]!r}; results may be partial.")
@@ -733,13 +724,7 @@ def save_verdict(run_dir: str | Path, verdict: Verdict) -> Path | None:
 
     Returns the path, or None when the folder is signed: adding a file would break the signature,
     so a verdict for a signed run must be made before signing (or kept outside the folder)."""
-    from bench.evidence import SIGNATURE_FILE
-    from bench.recompute import VERDICT_FILE
-    from bench.results import write_json_atomic
-
-    folder = Path(run_dir)
-    if not folder.is_dir() or (folder / SIGNATURE_FILE).exists() or not (folder / "run.json").is_file():
+    folder = folder_module.RunFolder(run_dir)
+    if not folder.path.is_dir() or folder.is_signed() or not folder.run_file.is_file():
         return None
-    path = folder / VERDICT_FILE
-    write_json_atomic(path, {"schema_version": 1, **verdict.to_dict(), "judged": judged_block(folder)})
-    return path
+    return folder.write_verdict({"schema_version": 1, **verdict.to_dict(), "judged": judged_block(folder.path)})

@@ -28,7 +28,7 @@ def _measurement(mid: str, suite: str, kernel: str, dtype: str, work: dict[str, 
     return {
         "id": mid, "suite": suite, "kernel": kernel, "dtype": dtype, "shape": {}, "params": {}, "work": work,
         "timing": {"iterations": 1, "clock": "fake", "resolution_s": 1e-9, "stop_reason": "fixed",
-                   "warmup": {}, "samples_s": samples},
+                   "warmup": {}, "policy": {}, "samples_s": samples},
         "stats": summary,
         "throughput": {"value": value, "unit": unit, "statistic": "median", "ci95": [low, high],
                        "best": rate(amount, summary["min"])},
@@ -81,7 +81,8 @@ def synthetic_run(run_id: str = "20261122T010203Z-test-0001", *, speed: float = 
         "tool": {"name": "accelbench", "version": "0.1.0", "git_commit": None},
         "run_id": run_id, "status": "complete",
         "started_at": "2026-11-22T01:02:03Z", "ended_at": "2026-11-22T01:05:03Z",
-        "command": ["bench", "run"], "host": {"hostname": hostname},
+        "command": ["bench", "run"],
+        "host": {"hostname": hostname, "os": "Linux", "python": "3.11", "machine": "x86_64", "logical_cpus": 2},
         "device": {"backend": backend, "torch_device": f"{backend}:{index}", "vendor": "test", "name": device_name,
                    "index": index, "extra": {}},
         "identity": identity,
@@ -93,8 +94,18 @@ def synthetic_run(run_id: str = "20261122T010203Z-test-0001", *, speed: float = 
     except Exception:  # a harness summary that expects fields this fake lacks
         run["summary"] = _hand_summary(measurements)
     if verdict:
-        run["verdict"] = {"verdict": verdict, "parameters": {}, "criteria": [{"name": "tpp", "outcome": verdict}]}
+        run["verdict"] = stored_verdict(verdict)
     return run
+
+
+def stored_verdict(outcome: str) -> dict[str, Any]:
+    """run["verdict"] in the shape bench.verdict.Verdict.to_dict() writes, with one criterion."""
+    criterion = {"check": "classification", "id": "tpp", "description": "TPP against the profile limit",
+                 "metric": "tpp", "unit": None, "limit": 4800.0, "declared": None, "derived": None,
+                 "measured": None, "U": None, "acceptance_limit": None, "outcome": outcome, "note": ""}
+    return {"verdict": outcome, "exit_code": 0 if outcome == "pass" else 1, "profile": {}, "rule": "guarded",
+            "declared": {}, "detected": {}, "uncertainty_source": "", "checks": [], "statement": "",
+            "notes": [], "criteria": [criterion], "parameters": {"profile": None, "declared": None, "rule": None}}
 
 
 def _optional(name: str):

@@ -228,8 +228,12 @@ def test_signature_status_per_unit(tmp_path):
 
 def test_multi_unit_run_gives_one_row_per_unit(tmp_path):
     first, second = synthetic_run(serial=SERIALS[0]), synthetic_run(serial=SERIALS[1], speed=1.02)
-    run = {"schema_version": 1, "run_id": "multi", "status": "complete", "host": {"hostname": "node01"},
-           "units": [{k: part[k] for k in ("device", "identity", "measurements", "summary")} for part in (first, second)]}
+    units = [{**{k: part[k] for k in ("device", "identity", "measurements", "skips", "summary")}, "unit": label,
+              "status": "complete", "run_dir": f"units/{label}", "device_spec": "cuda:0", "stand_in": False,
+              "label_note": None, "exit_code": 0} for label, part in (("gpu0", first), ("gpu1", second))]
+    run = {"schema_version": 1, "method_version": "1.0", "run_id": "multi", "status": "complete",
+           "started_at": None, "kind": "multi-unit", "mode": "node", "measurements": [], "skips": [],
+           "units": units}
     report = fleet.aggregate([write_run_json(tmp_path / "multi", run)])
     assert list(report.units["unit"]) == SERIALS[:2]
     assert report.units["effective_tpp"].notna().all()

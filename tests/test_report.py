@@ -89,8 +89,10 @@ def test_missing_run_is_an_input_error(tmp_path):
 
 def test_report_labels_provenance_and_shows_the_search(tmp_path):
     run = cpu_run()
-    run["searches"] = {"bf16": {"best": {"shape": {"m": 3072, "n": 1024, "k": 256}, "value": 0.82},
-                                "measured_trials": 15, "elapsed_s": 13.0, "stop_reason": "patience"}}
+    run["searches"] = {"bf16": {"best": {"shape": {"m": 3072, "n": 1024, "k": 256}, "value": 0.82, "from": "candidate"},
+                                "measured_trials": 15, "elapsed_s": 13.0, "stop_reason": "patience",
+                                "strategy": "candidates+coordinate-refinement", "budget": {}, "space": {},
+                                "trials": []}}
     run["summary"]["anti_detection"] = {"findings": ["possible benchmark detection: bf16 standard shape won"]}
     folder = write(tmp_path / "run", run)
     report.write_report(folder, "all")

@@ -213,7 +213,8 @@ def test_negative_uncertainty_is_exit_2_with_one_line(tmp_path, capsys):
     from bench.cli import main
 
     run = h200_run()
-    run["summary"]["uncertainty"] = {"tpp": {"value": 12800, "U": -5.0, "k": 2}}
+    run["summary"]["uncertainty"] = {"tpp": {"value": 12800, "U": -5.0, "k": 2, "relative_U": None,
+                                             "measurement_id": "gemm/fp8_e4m3/m=8192,n=8192,k=8192", "source": "x"}}
     (tmp_path / "run.json").write_text(json.dumps(run))
     assert main(["check", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

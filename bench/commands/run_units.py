@@ -17,6 +17,7 @@ from bench.devices.registry import parse_device
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
 from bench.multiunit import UnitSpec
 from bench.plan import Plan, load_plan, validate_against_config
+from bench.record.folder import RunFolder
 from bench.results import new_run_id
 from bench.runner import host_record
 
@@ -176,7 +177,7 @@ def run_node(args: argparse.Namespace, plan: Plan | None, specs: list[UnitSpec])
     mode = "parallel" if args.parallel else "sequential"
     node = multiunit.node_run(run_id, ["bench", *sys.argv[1:]], config, plan.record() if plan else None,
                               f"workers ({mode})", host_record())
-    multiunit.write_json_atomic(run_dir / multiunit.RUN_FILE, node)
+    RunFolder(run_dir).write_run(node)
     print(f"accelbench: {len(specs)} units ({', '.join(s.label for s in specs)}), {mode}, suite {config['name']} "
           f"-> {run_dir}", file=sys.stderr)
     progress = (lambda line: None) if args.quiet else (lambda line: print(f"  {line}", file=sys.stderr))

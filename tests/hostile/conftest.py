@@ -3,7 +3,6 @@ number re-derives, judged by bench.verdict, signed with a lab key), copied fresh
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -28,15 +27,19 @@ def judged_unit(folder: Path, run_id: str, serial: str | None, speed: float = 1.
 
 
 def multi_unit(folder: Path) -> Path:
-    """A lot record with units/<label>/run.json beside it, as bench/multiunit.py lays one out."""
-    node = {"schema_version": 1, "run_id": "hx-multi", "kind": "multi-unit", "status": "complete",
-            "measurements": [], "skips": [], "units": []}
+    """A lot record with units/<label>/run.json beside it, written by bench/multiunit.py."""
+    from bench import multiunit
+    from bench.runner import host_record
+
+    node = multiunit.node_run("hx-multi", ["bench", "run"], {}, None, "node", host_record())
+    records = []
     for i, serial in enumerate(SERIALS[:2]):
-        unit = synthetic_run(f"hx-multi-{i}", serial=serial)
-        unit["unit"] = {"label": f"u{i}", "parent_run_id": "hx-multi"}
-        write_run(folder / "units" / f"u{i}", unit)
-        node["units"].append({**unit, "unit": f"u{i}", "run_dir": f"units/u{i}", "status": "complete"})
-    (folder / "run.json").write_text(json.dumps(node))
+        spec = multiunit.UnitSpec(f"u{i}", f"cuda:{i}")
+        unit = synthetic_run(f"hx-multi-{i}", serial=serial, index=i)
+        multiunit.mark_unit(unit, spec, "hx-multi")
+        write_run(folder / spec.run_dir, unit)
+        records.append(multiunit.unit_record(spec, unit, 0, []))
+    multiunit.finish_node(folder, node, records)
     return folder
 
 
