@@ -228,8 +228,8 @@ def _uncertainties(unit_run: dict[str, Any]) -> dict[str, float]:
 
     try:
         measured = measured_values(unit_run)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return {}
+    except (BenchError, KeyError, TypeError, ValueError, AttributeError):
+        return {}  # no usable U: the unit's verdict and evidence say why
     names = {"tpp": "effective_tpp", "dram_bandwidth_gbps": "dram_bandwidth_gbs"}
     out = {}
     for key, m in measured.items():
