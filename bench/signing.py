@@ -109,10 +109,8 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"private key {path}: no such file")
+    _refuse_public_key(path)
     data = path.read_bytes()
-    if b"-----BEGIN PUBLIC KEY-----" in data:
-        hint = path.with_suffix("") if path.suffix == ".pub" else "the private key file"
-        raise UsageError(f"{path}: this is the public key; pass the private key ({hint}) to sign")
     mode = stat.S_IMODE(path.stat().st_mode)
     if os.name == "posix" and mode & 0o077:
         raise ConfigError(f"private key {path}: permissions {mode:04o} are too open (group/others have access); "
@@ -125,6 +123,19 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"private key {path}: {type(key).__name__} is not an Ed25519 key")
     return key
+
+
+def _refuse_public_key(path: Path) -> None:
+    """A public key passed where the private key belongs: say so before any advice about permissions."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return  # unreadable: the loader below says so
+    if b"-----BEGIN PUBLIC KEY-----" in head or head.startswith(b"ssh-ed25519 "):
+        private = path.with_suffix("") if path.suffix == ".pub" else None
+        hint = f"pass {private}" if private else "pass the private key file (the one without .pub)"
+        raise UsageError(f"private key {path}: this is the public key; {hint}")
 
 
 def load_public_key(path: str | Path) -> Ed25519PublicKey:

@@ -619,15 +619,13 @@ def host_cpu_spec(database: Database | None = None) -> DeviceSpec:
 
 
 def cpu_spec_from_device(device: Mapping[str, Any], database: Database) -> DeviceSpec:
-    """The derived spec of the CPU a run measured, from its `device` block (so a run can be
-    checked on another machine). Falls back to this host for what the block lacks."""
+    """The derived spec of the CPU a run measured, from its `device` block only, so a stored run gets
+    the same verdict on any machine (the CPU backend records isa_flags, cpu_family, cores and clock).
+    What the block lacks stays unknown: no family means family-gated ISA entries do not apply."""
     extra = device.get("extra") or {}
     flags = extra.get("isa_flags") or (device.get("architecture") or "").split()[1:]
-    info = _cpuinfo()
     family = extra.get("cpu_family")
-    if family is None and info.get("cpu family", "").isdigit():
-        family = int(info["cpu family"])
-    cores = int(device.get("compute_units") or os.cpu_count() or 1)
-    clock = float(device.get("max_clock_mhz") or _max_clock_mhz(info))
+    cores = int(device.get("compute_units") or 1)
+    clock = float(device.get("max_clock_mhz") or 0.0)
     return cpu_spec(device.get("name") or "host CPU", device.get("vendor") or "unknown", flags, cores, clock,
-                    database.cpu_isa, family)
+                    database.cpu_isa, family if isinstance(family, int) else None)

@@ -14,43 +14,30 @@ Units: MHz, W, J, degrees C, percent.
 from __future__ import annotations
 
 import contextlib
-import re
 import statistics
 import threading
 import time
-from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
-from bench.identity import (
-    amdsmi_handle,
-    load_module,
-    number,
-    nvml_handle,
-    nvml_session,
-    safe_call,
-)
+from bench.devices import vendors
+from bench.devices.vendors.amdsmi import AT_RATED_CAP, BELOW_RATED_CAP, AmdsmiSource
+from bench.devices.vendors.nvml import AT_RATED_LIMIT, BELOW_RATED_LIMIT, NvmlSource
+from bench.devices.vendors.nvml import decode_reasons as decode_nvml_reasons
+from bench.devices.vendors.procfs import CpuSource
 
 METRICS = ("clock_mhz", "power_w", "temperature_c", "utilization_pct")
-NVML_CLOCK_SM = 1
-NVML_TEMPERATURE_GPU = 0
-NVML_REASONS = {  # nvmlClocksEventReason* bits (formerly ClocksThrottleReason*), from nvml.h
-    0x1: "gpu_idle", 0x2: "applications_clocks_setting", 0x4: "sw_power_cap", 0x8: "hw_slowdown",
-    0x10: "sync_boost", 0x20: "sw_thermal_slowdown", 0x40: "hw_thermal_slowdown",
-    0x80: "hw_power_brake_slowdown", 0x100: "display_clock_setting",
-}
-# Reasons that mean the clock was pulled below what the configuration allows. gpu_idle,
+# Reasons that mean the clock was pulled below what the configuration allows. A power limiter at the
+# rated (default) limit is the normal operating point of a sustained GEMM and is reported, not
+# counted (sw_power_cap_at_rated_limit, amd_ppt_at_rated_cap); under a lowered limit it counts,
+# and so does a power-cap reason whose limit could not be read. gpu_idle,
 # applications_clocks_setting (a configuration, reported by the audit), sync_boost and display
 # clocks are reported but do not flag the measurement.
-THROTTLING = {"sw_power_cap", "hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown",
-              "amd_throttle_status"}
+THROTTLING = {"sw_power_cap", BELOW_RATED_LIMIT, "hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown",
+              "hw_power_brake_slowdown", "amd_throttle_status", "amd_ppt", BELOW_RATED_CAP, "amd_thermal", "amd_prochot"}
+AT_OPERATING_POINT = {AT_RATED_LIMIT, AT_RATED_CAP}
 
-
-def decode_nvml_reasons(mask: int) -> list[str]:
-    """NVML clock-event bitmask -> reason names; unknown bits are kept as unknown_0x..."""
-    names = [name for bit, name in NVML_REASONS.items() if mask & bit]
-    rest = mask & ~sum(NVML_REASONS)
-    names += [f"unknown_0x{1 << i:x}" for i in range(64) if rest >> i & 1]
-    return names
+__all__ = ["AmdsmiSource", "CpuSource", "NvmlSource", "TelemetrySampler", "decode_nvml_reasons", "default_sources",
+           "summarize_samples", "throughput_per_watt", "window_warnings"]
 
 
 class Source(Protocol):
@@ -68,168 +55,19 @@ class Source(Protocol):
     def stop(self) -> None: ...
 
 
-class _VendorSource:
-    """Shared bookkeeping: a metric whose read fails once is recorded in gaps and not retried."""
-
-    name = "vendor"
-
-    def __init__(self) -> None:
-        self.gaps: dict[str, str] = {}
-
-    def _get(self, out: dict[str, Any], metric: str, module: Any, function: str, *args: Any) -> Any:
-        if metric in self.gaps:
-            return None
-        value, reason = safe_call(module, function, *args)
-        if reason:
-            self.gaps[metric] = reason
-            return None
-        return value
-
-    def stop(self) -> None:
-        pass
-
-
-class NvmlSource(_VendorSource):
-    name = "nvml"
-
-    def __init__(self, device_info: Mapping[str, Any], nvml: Any = None):
-        super().__init__()
-        self.device_info, self.nvml, self.handle = device_info, nvml, None
-
-    def start(self) -> None:
-        self.nvml, reason = load_module("pynvml", self.nvml)
-        reason = reason or nvml_session(self.nvml)
-        if reason:
-            raise RuntimeError(reason)
-        self.handle, _ = nvml_handle(self.nvml, self.device_info)
-        if not hasattr(self.nvml, "nvmlDeviceGetCurrentClocksEventReasons"):
-            self._reasons_fn = "nvmlDeviceGetCurrentClocksThrottleReasons"  # nvidia-ml-py before 12.535
-
-    _reasons_fn = "nvmlDeviceGetCurrentClocksEventReasons"
-
-    def read(self) -> dict[str, Any]:
-        nv, h, out = self.nvml, self.handle, {}
-        for metric, function, args, scale in (
-            ("clock_mhz", "nvmlDeviceGetClockInfo", (h, NVML_CLOCK_SM), 1.0),
-            ("power_w", "nvmlDeviceGetPowerUsage", (h,), 1e-3),  # mW
-            ("energy_j", "nvmlDeviceGetTotalEnergyConsumption", (h,), 1e-3),  # mJ since driver load
-            ("temperature_c", "nvmlDeviceGetTemperature", (h, NVML_TEMPERATURE_GPU), 1.0),
-        ):
-            value = self._get(out, metric, nv, function, *args)
-            if value is not None:
-                out[metric] = float(value) * scale
-        util = self._get(out, "utilization_pct", nv, "nvmlDeviceGetUtilizationRates", h)
-        if util is not None:
-            out["utilization_pct"] = float(getattr(util, "gpu", util))
-        mask = self._get(out, "throttle_reasons", nv, self._reasons_fn, h)
-        if mask is not None:
-            out["throttle_reasons"] = decode_nvml_reasons(int(mask))
-        return out
-
-    def stop(self) -> None:
-        safe_call(self.nvml, "nvmlShutdown")
-
-
-class AmdsmiSource(_VendorSource):
-    name = "amdsmi"
-
-    def __init__(self, device_info: Mapping[str, Any], amdsmi: Any = None):
-        super().__init__()
-        self.device_info, self.amdsmi, self.handle = device_info, amdsmi, None
-
-    def start(self) -> None:
-        self.amdsmi, reason = load_module("amdsmi", self.amdsmi)
-        reason = reason or safe_call(self.amdsmi, "amdsmi_init")[1]
-        if reason:
-            raise RuntimeError(reason)
-        self.handle, _ = amdsmi_handle(self.amdsmi, self.device_info)
-        self.gaps["energy_j"] = "not read from amdsmi; energy is integrated from power samples"
-
-    def read(self) -> dict[str, Any]:
-        amd, h, out = self.amdsmi, self.handle, {}
-        clk = self._get(out, "clock_mhz", amd, "amdsmi_get_clock_info", h, getattr(getattr(amd, "AmdSmiClkType", None), "GFX", 0))
-        power = self._get(out, "power_w", amd, "amdsmi_get_power_info", h)
-        temp_kind = getattr(getattr(amd, "AmdSmiTemperatureType", None), "HOTSPOT", 1)
-        metric = getattr(getattr(amd, "AmdSmiTemperatureMetric", None), "CURRENT", 0)
-        temp = self._get(out, "temperature_c", amd, "amdsmi_get_temp_metric", h, temp_kind, metric)
-        activity = self._get(out, "utilization_pct", amd, "amdsmi_get_gpu_activity", h)
-        metrics = self._get(out, "throttle_reasons", amd, "amdsmi_get_gpu_metrics_info", h)
-        values = {
-            "clock_mhz": number((clk or {}).get("clk")) if isinstance(clk, Mapping) else None,
-            "power_w": _first_number(power, ("current_socket_power", "average_socket_power", "socket_power")),
-            "temperature_c": number(temp),
-            "utilization_pct": number((activity or {}).get("gfx_activity")) if isinstance(activity, Mapping) else None,
-        }
-        out.update({k: v for k, v in values.items() if v is not None})
-        status = number(metrics.get("throttle_status")) if isinstance(metrics, Mapping) else None
-        if status is not None:
-            out["throttle_reasons"] = ["amd_throttle_status"] if status else []
-        return out
-
-    def stop(self) -> None:
-        safe_call(self.amdsmi, "amdsmi_shut_down")
-
-
-def _first_number(info: Any, keys: tuple[str, ...]) -> float | None:
-    if not isinstance(info, Mapping):
-        return None
-    return next((number(info[k]) for k in keys if k in info and number(info[k]) is not None), None)
-
-
-class CpuSource(_VendorSource):
-    """Host CPU frequency (cpufreq, else /proc/cpuinfo) and package energy (RAPL, often root-only)."""
-
-    name = "cpu"
-
-    def __init__(self, sys_root: str = "/sys", cpuinfo: str = "/proc/cpuinfo"):
-        super().__init__()
-        self.sys_root, self.cpuinfo = Path(sys_root), Path(cpuinfo)
-        self.freq_files: list[Path] = []
-        self.rapl_files: list[Path] = []
-
-    def start(self) -> None:
-        self.freq_files = sorted((self.sys_root / "devices/system/cpu").glob("cpu[0-9]*/cpufreq/scaling_cur_freq"))
-        if not self.freq_files and not self.cpuinfo.exists():
-            raise RuntimeError("neither cpufreq nor /proc/cpuinfo is readable")
-        if not self.freq_files:
-            self.gaps["clock_mhz (live)"] = ("no cpufreq scaling_cur_freq; clock read from /proc/cpuinfo 'cpu MHz', "
-                                             "which in VMs is often the nominal value, not the live one")
-        self.rapl_files = sorted((self.sys_root / "class/powercap").glob("intel-rapl:[0-9]*/energy_uj"))
-        if not self.rapl_files:
-            self.gaps["energy_j"] = f"no RAPL package domains under {self.sys_root}/class/powercap"
-        self.gaps.setdefault("power_w", "CPU power is not sampled; energy comes from RAPL where readable")
-        self.gaps["temperature_c"] = "CPU temperature is not sampled"
-        self.gaps["utilization_pct"] = "CPU utilisation is not sampled"
-        self.gaps["throttle_reasons"] = "the CPU exposes no throttle reasons here"
-
-    def read(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        mhz = self._frequencies_mhz()
-        if mhz:
-            out["clock_mhz"] = statistics.fmean(mhz)
-        if "energy_j" not in self.gaps:
-            try:
-                out["energy_j"] = sum(int(p.read_text()) for p in self.rapl_files) * 1e-6  # uJ
-            except (OSError, ValueError) as error:
-                self.gaps["energy_j"] = f"RAPL energy_uj unreadable: {type(error).__name__}: {error}"
-        return out
-
-    def _frequencies_mhz(self) -> list[float]:
-        if self.freq_files:
-            return [int(p.read_text()) / 1000 for p in self.freq_files]
-        content = self.cpuinfo.read_text()
-        return [float(v) for v in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", content, re.M)]
-
-
 def default_sources(device_info: Mapping[str, Any], *, nvml: Any = None, amdsmi: Any = None) -> list[Source]:
     """The device's own source first (its clock, power and reasons head the summary), then the host CPU."""
-    backend = device_info.get("backend", "cpu")
-    device: list[Source] = []
-    if backend == "cuda":
-        device = [NvmlSource(device_info, nvml)]
-    elif backend == "rocm":
-        device = [AmdsmiSource(device_info, amdsmi)]
-    return device + [CpuSource()]
+    backend = str(device_info.get("backend", "cpu"))
+    adapter = vendors.for_backend(backend, nvml_module=nvml, amdsmi_module=amdsmi)
+    device = adapter.telemetry_source(device_info)
+    return ([device] if device is not None else []) + [CpuSource()]
+
+
+def not_implemented_reason(backend: str | None) -> str | None:
+    """Why an accelerator has no telemetry source at all (NPU, XPU, MPS), or None."""
+    if backend in (None, "cpu"):
+        return None
+    return vendors.for_backend(backend).telemetry_gap()
 
 
 class TelemetrySampler:
@@ -237,6 +75,7 @@ class TelemetrySampler:
 
     def __init__(self, sources: list[Source], interval_s: float = 0.1, device_backend: str | None = None):
         self.sources, self.interval_s, self.device_backend = list(sources), interval_s, device_backend
+        self.not_implemented: str | None = None
         self.active: list[Source] = []
         self.failed: list[dict[str, str]] = []
         self.read_errors: dict[str, str] = {}
@@ -254,7 +93,9 @@ class TelemetrySampler:
                 self.active.append(source)
             except Exception as error:
                 self.failed.append({"what": source.name, "reason": f"{type(error).__name__}: {error}"})
-        if self.device_backend not in (None, "cpu") and all(s.name == "cpu" for s in self.active):
+        self.not_implemented = not_implemented_reason(self.device_backend)
+        accelerator = self.device_backend not in (None, "cpu")
+        if accelerator and not self.not_implemented and all(s.name == "cpu" for s in self.active):
             self.failed.append({"what": f"{self.device_backend} accelerator telemetry",
                                 "reason": "no accelerator telemetry source started: clocks, power and throttle "
                                           "reasons of the device were not observed"})
@@ -319,6 +160,10 @@ class TelemetrySampler:
         start, end = self.windows[window_id]
         end = time.perf_counter() if end is None else end
         samples = self.window_samples(window_id)
+        if self.not_implemented:
+            summary = empty_summary([{"what": f"{self.device_backend} telemetry", "reason": self.not_implemented}])
+            summary.update(not_implemented=self.not_implemented, duration_s=end - start)
+            return summary
         primary = self.sources[0].name if self.sources else None
         return summarize_samples(samples, end - start, [s.name for s in self.active], self._not_observed(), primary)
 
@@ -332,7 +177,7 @@ class TelemetrySampler:
 def empty_summary(not_observed: list[dict[str, str]]) -> dict[str, Any]:
     return {"observed": False, "sources": [], "not_observed": not_observed, "samples": 0, "duration_s": None,
             "clock_mhz": None, "power_w": None, "energy_j": None, "energy_method": None, "temperature_c": None,
-            "utilization_pct": None, "throttle_reasons": [], "throttled": False, "by_source": {}}
+            "utilization_pct": None, "throttle_reasons": [], "throttled": False, "at_power_limit": False, "by_source": {}}
 
 
 def _spread(values: list[float]) -> dict[str, float] | None:
@@ -384,11 +229,14 @@ def summarize_samples(samples: list[dict[str, Any]], duration_s: float, source_o
         if head[metric] is None:
             summary["not_observed"].append({"what": metric, "reason": f"{primary} reported no {metric} in this window"})
     summary["throttled"] = bool(THROTTLING & set(head["throttle_reasons"]))
+    summary["at_power_limit"] = bool(AT_OPERATING_POINT & set(head["throttle_reasons"]))
     return summary
 
 
 def window_warnings(summary: Mapping[str, Any]) -> list[str]:
     """Warnings to attach to the measurement (the harness appends them to measurement["warnings"])."""
+    if summary.get("not_implemented"):
+        return []  # said once per run (audit "unavailable"), not once per measurement
     if not summary.get("observed"):
         return ["telemetry not observed during this measurement"]
     if summary.get("throttled"):

@@ -5,11 +5,12 @@ torch._scaled_mm (bf16 output); int8 uses torch._int_mm (int32 output, exact).""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
 from bench import metrics
+from bench.devices import precision
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 
@@ -50,7 +51,7 @@ class MatmulKernel(Kernel):
         self.m, self.n, self.k = shape["m"], shape["n"], shape["k"]
         self.dtype = case.dtype
         self.unit = "TOPS" if self.dtype == "int8" else "TFLOPS"
-        self._saved_precision: tuple[str, bool] | None = None
+        self._restore_precision: Callable[[], None] | None = None
 
     def flops(self) -> int:
         return metrics.gemm_flops(self.m, self.n, self.k)
@@ -73,10 +74,8 @@ class MatmulKernel(Kernel):
         return chooser() if chooser else torch.float8_e4m3fn
 
     def _set_precision(self) -> None:
-        self._saved_precision = (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32)
-        tf32 = self.dtype == "tf32"
-        torch.set_float32_matmul_precision("high" if tf32 else "highest")
-        torch.backends.cuda.matmul.allow_tf32 = tf32
+        # torch >= 2.9 fp32_precision API when present; mixing it with the legacy flags makes them raise
+        self._restore_precision = precision.set_matmul_tf32(torch, self.dtype == "tf32")
 
     def setup(self) -> None:
         gen = self.generator()
@@ -141,10 +140,9 @@ class MatmulKernel(Kernel):
         return record
 
     def teardown(self) -> None:
-        if self._saved_precision:
-            torch.set_float32_matmul_precision(self._saved_precision[0])
-            torch.backends.cuda.matmul.allow_tf32 = self._saved_precision[1]
-            self._saved_precision = None
+        if self._restore_precision:
+            self._restore_precision()
+            self._restore_precision = None
         super().teardown()
 
 

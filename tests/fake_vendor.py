@@ -56,6 +56,7 @@ class _Fake:
 
 
 class FakeNvml(_Fake):
+    __version__ = "13.615.71"
     NVMLError = NVMLError
     NVMLError_NotSupported = NVMLError_NotSupported
     NVMLError_NoPermission = NVMLError_NoPermission
@@ -66,8 +67,12 @@ class FakeNvml(_Fake):
         value = self.values.get(key, default)
         return value() if callable(value) else value
 
-    def nvmlInit(self): self.v("initialized", True)
-    def nvmlShutdown(self): pass
+    def nvmlInit(self):
+        self.values["sessions_open"] = self.values.get("sessions_open", 0) + 1
+        self.values["inits"] = self.values.get("inits", 0) + 1
+
+    def nvmlShutdown(self):
+        self.values["sessions_open"] = self.values.get("sessions_open", 0) - 1
     def nvmlDeviceGetHandleByIndex(self, index): return ("handle", index)
     def nvmlDeviceGetHandleByUUID(self, uuid): return ("handle", uuid)
     def nvmlDeviceGetHandleByPciBusId(self, bus_id): return ("handle", bus_id)
@@ -109,12 +114,31 @@ class FakeNvml(_Fake):
     def nvmlDeviceGetUtilizationRates(self, h): return types.SimpleNamespace(gpu=self.v("util", 100), memory=40)
     def nvmlDeviceGetCurrentClocksEventReasons(self, h): return self.v("reasons", 0)
 
+    # processes: objects with pid and usedGpuMemory, as nvidia-ml-py returns them
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        return [types.SimpleNamespace(pid=pid, usedGpuMemory=mem) for pid, mem in self.v("processes", [])]
+
+    def nvmlSystemGetProcessName(self, pid): return self.v("process_names", {}).get(pid, "python")
+
 
 class AmdSmiLibraryException(Exception):
     pass
 
 
+# Payload differences across amdsmi releases (py-interface/amdsmi_interface.py of each ROCm tag and
+# the 7.0.2 wheel): key names, and whether flags are ints or bools; MI300 (gfx942) gpu_metrics carry
+# residency accumulators and report throttle_status as "N/A".
+AMDSMI_VERSIONS = {
+    "6.0": {"cu_key": "num_of_compute_units", "clock_key": "cur_clk", "metrics": lambda busy: {"throttle_status": 1 if busy else 0}},
+    "6.2": {"cu_key": "num_of_compute_units", "clock_key": "clk", "metrics": lambda busy: {"throttle_status": 1 if busy else 0}},
+    "7.0": {"cu_key": "num_compute_units", "clock_key": "clk", "metrics": lambda busy: {"throttle_status": bool(busy)}},
+    "7.0-mi300": {"cu_key": "num_compute_units", "clock_key": "clk",
+                  "metrics": lambda busy: {"throttle_status": "N/A", "indep_throttle_status": "N/A"}},
+}
+
+
 class FakeAmdsmi(_Fake):
+    __version__ = "7.0.2"
     AmdSmiLibraryException = AmdSmiLibraryException
     AmdSmiClkType = types.SimpleNamespace(GFX="GFX", MEM="MEM")
     AmdSmiTemperatureType = types.SimpleNamespace(EDGE="EDGE", HOTSPOT="HOTSPOT")
@@ -130,10 +154,28 @@ class FakeAmdsmi(_Fake):
     def amdsmi_get_gpu_device_uuid(self, h): return f"uuid-{h}"
     def amdsmi_get_gpu_device_bdf(self, h): return {"h0": "0000:0c:00.0", "h1": "0000:22:00.0"}[h]
 
+    def _version(self) -> dict:
+        return AMDSMI_VERSIONS[self.values.get("version", "6.2")]
+
     def amdsmi_get_gpu_asic_info(self, h):
         return {"market_name": "AMD Instinct MI300X", "vendor_id": 0x1002, "device_id": 0x74A1,
                 "subvendor_id": 0x1002, "subsystem_id": 0x74A1, "rev_id": 0, "asic_serial": "0x2F4B7C1D3E5A6B70",
-                "num_of_compute_units": 304}
+                self._version()["cu_key"]: 304}
+
+    def amdsmi_get_lib_version(self):
+        major, _, minor = self.values.get("version", "6.2").partition(".")
+        return {"major": int(major), "minor": int(minor[:1] or 0), "release": 0, "build": "fake"}
+
+    def amdsmi_get_gpu_process_list(self, h):
+        infos = [{"name": name, "pid": pid, "mem": mem, "engine_usage": {"gfx": 0, "enc": 0}}
+                 for pid, name, mem in self.v("processes", [])]
+        if self.values.get("version", "6.2").startswith("6."):  # 6.x: handles, details via get_gpu_process_info
+            return [("process-handle", i) for i in range(len(infos))]
+        return infos
+
+    def amdsmi_get_gpu_process_info(self, h, process):
+        pid, name, mem = self.v("processes", [])[process[1]]
+        return {"name": name, "pid": pid, "mem": mem, "engine_usage": {"gfx": 0, "enc": 0}}
 
     def amdsmi_get_gpu_board_info(self, h):
         return {"model_number": "102-G30211-00", "product_serial": "692327001234", "fru_id": "N/A",
@@ -154,8 +196,94 @@ class FakeAmdsmi(_Fake):
     def amdsmi_get_gpu_memory_partition(self, h): return self.v("memory_partition", "NPS1")
 
     # telemetry
-    def amdsmi_get_clock_info(self, h, kind): return {"clk": self.v("clock", 2100), "min_clk": 500, "max_clk": 2100}
+    def amdsmi_get_clock_info(self, h, kind):
+        return {self._version()["clock_key"]: self.v("clock", 2100), "min_clk": 500, "max_clk": 2100,
+                "clk_locked": self.v("clk_locked", False)}
     def amdsmi_get_power_info(self, h): return {"current_socket_power": self.v("power_w", 720), "average_socket_power": "N/A"}
     def amdsmi_get_temp_metric(self, h, kind, metric): return self.v("temperature", 70)
     def amdsmi_get_gpu_activity(self, h): return {"gfx_activity": 100, "umc_activity": 30, "mm_activity": "N/A"}
-    def amdsmi_get_gpu_metrics_info(self, h): return {"throttle_status": self.v("throttle_status", 0)}
+    def amdsmi_get_gpu_metrics_info(self, h):
+        if "metrics" in self.values:
+            return self.v("metrics", {})
+        if "throttle_status" in self.values:
+            return {"throttle_status": self.v("throttle_status", 0)}
+        return self._version()["metrics"](self.values.get("busy", False))
+
+
+# -- a torch.cuda-shaped device module that records where work went -----------------------------
+class FakeStream:
+    def __init__(self, device: Any):
+        self.device = device
+
+
+class FakeDeviceModule:
+    """Stands in for torch.cuda / torch.npu / torch.xpu (only the device bookkeeping: real torch on
+    the CPU does the arithmetic). Records the device of every set_device, event record, stream and
+    synchronize, so tests can assert that work lands on the selected unit, index > 0 included."""
+
+    def __init__(self, count: int = 4):
+        self.count = count
+        self.current = 0
+        self.log: list[tuple[str, Any]] = []
+        self.clock_ms = 0.0
+
+    @staticmethod
+    def _index(device: Any) -> int:
+        return device if isinstance(device, int) else (device.index or 0)
+
+    def is_available(self) -> bool: return self.count > 0
+    def device_count(self) -> int: return self.count
+    def current_device(self) -> int: return self.current
+
+    def set_device(self, device: Any) -> None:
+        self.current = self._index(device)
+        self.log.append(("set_device", self.current))
+
+    def device(self, device: Any) -> Any:
+        module = self
+
+        class _Context:
+            def __enter__(self_inner):
+                self_inner.saved = module.current
+                module.current = module._index(device)
+
+            def __exit__(self_inner, *exc):
+                module.current = self_inner.saved
+
+        return _Context()
+
+    def current_stream(self, device: Any = None) -> FakeStream:
+        return FakeStream(self.current if device is None else self._index(device))
+
+    def synchronize(self, device: Any = None) -> None:
+        self.log.append(("synchronize", self.current if device is None else self._index(device)))
+
+    def Event(self, enable_timing: bool = False) -> Any:  # noqa: N802 (torch's name)
+        module = self
+
+        class _Event:
+            created_on = module.current
+
+            def record(self_inner, stream: FakeStream | None = None) -> None:
+                where = module.current if stream is None else stream.device
+                module.log.append(("record", where))
+                module.clock_ms += 1.0
+                self_inner.at = module.clock_ms
+
+            def elapsed_time(self_inner, other: Any) -> float:
+                return other.at - self_inner.at
+
+            def synchronize(self_inner) -> None:
+                pass
+
+        return _Event()
+
+    def empty_cache(self) -> None:
+        self.log.append(("empty_cache", self.current))
+
+    def mem_get_info(self, device: Any = None) -> tuple[int, int]:
+        return 80 * 2**30, 96 * 2**30
+
+    def get_device_properties(self, index: int) -> Any:
+        return types.SimpleNamespace(name=f"Fake GPU {index}", total_memory=96 * 2**30, multi_processor_count=132,
+                                     major=9, minor=0, L2_cache_size=50 * 2**20, uuid=f"fake-uuid-{index}")

@@ -15,9 +15,10 @@ from bench import metrics, stats
 
 
 def _measurement(mid: str, suite: str, kernel: str, dtype: str, work: dict[str, int], base_s: float,
-                 seed: int) -> dict[str, Any]:
+                 seed: int, noise: float = 0.01) -> dict[str, Any]:
+    """Samples base_s * (1 + noise * U[0, 1)) from a generator seeded with `seed`."""
     rng = random.Random(seed)
-    samples = [base_s * (1.0 + 0.01 * rng.random()) for _ in range(12)]
+    samples = [base_s * (1.0 + noise * rng.random()) for _ in range(12)]
     summary = stats.summarize(samples)
     if suite == "stream":
         unit, rate, amount = "GB/s", metrics.gb_per_second, work["bytes"]
@@ -58,16 +59,17 @@ def _hand_summary(measurements: list[dict[str, Any]]) -> dict[str, Any]:
 
 def synthetic_run(run_id: str = "20261122T010203Z-test-0001", *, speed: float = 1.0, serial: str | None = None,
                   backend: str = "cuda", device_name: str = "NVIDIA H100 80GB HBM3", hostname: str = "node01",
-                  index: int = 0, verdict: str | None = None) -> dict[str, Any]:
-    """A complete run dict. `speed` scales every throughput (1.1 = 10% faster unit)."""
+                  index: int = 0, verdict: str | None = None, seed: int = 0, noise: float = 0.01) -> dict[str, Any]:
+    """A complete run dict. `speed` scales every throughput (1.1 = 10% faster unit); `seed` picks
+    another draw of the samples (0: the fixed default draw) and `noise` their relative spread."""
     n = 4096
     measurements = [
         _measurement("gemm/bf16/m=4096,n=4096,k=4096", "gemm", "matmul", "bf16",
-                     {"flops": metrics.gemm_flops(n, n, n), "bytes": 0}, 2.0e-4 / speed, seed=1),
+                     {"flops": metrics.gemm_flops(n, n, n), "bytes": 0}, 2.0e-4 / speed, seed=100 * seed + 1, noise=noise),
         _measurement("gemm/fp32/m=4096,n=4096,k=4096", "gemm", "matmul", "fp32",
-                     {"flops": metrics.gemm_flops(n, n, n), "bytes": 0}, 2.5e-3 / speed, seed=2),
+                     {"flops": metrics.gemm_flops(n, n, n), "bytes": 0}, 2.5e-3 / speed, seed=100 * seed + 2, noise=noise),
         _measurement("stream/fp32/triad", "stream", "triad", "fp32",
-                     {"flops": 0, "bytes": 3 * 4 * 2**28}, 1.2e-3 / speed, seed=3),
+                     {"flops": 0, "bytes": 3 * 4 * 2**28}, 1.2e-3 / speed, seed=100 * seed + 3, noise=noise),
     ]
     measurements[2]["params"] = {"role": "dram", "array_bytes": 4 * 2**28, "llc_multiple": 16}
     identity = None

@@ -75,3 +75,23 @@ def test_every_benchmark_carries_the_fields_pytest_benchmark_writes():
               "outliers", "ld15iqr", "hd15iqr", "ops", "total", "data", "iterations"}
     for bench in doc["benchmarks"]:
         assert needed <= set(bench["stats"]) and {"group", "name", "fullname", "params", "options"} <= set(bench)
+
+
+def test_junit_and_summary_use_human_metric_names():
+    run = cpu_run()
+    verdict = check_run(run, profile="us-2026-01").to_dict()
+    names = [case.get("name") for case in ET.fromstring(junit_xml(verdict)).iter("testcase")]
+    assert any(name.startswith("case-by-case: DRAM bandwidth < 6,500 GB/s") for name in names)
+    assert not any("dram_bandwidth_gbps" in name for name in names)
+    text = markdown_summary(run, verdict)
+    assert "| Effective DRAM bandwidth (GB/s) |" in text and "1024×1024×1024" in text and "m=1024" not in text
+
+
+def test_unwritable_ci_outputs_are_one_line_errors(tmp_path, capsys):
+    folder = write(tmp_path / "run", cpu_run())
+    for option, target in (("--junit", "/nonexistent/dir/x.xml"), ("--summary-md", str(tmp_path)),
+                           ("--junit", str(tmp_path))):
+        assert main(["check", str(folder), "--no-save", option, target]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"bench check: error: {option} ") and "Traceback" not in err[0]
+    assert not (tmp_path / "run" / "verdict.json").exists()

@@ -116,7 +116,10 @@ def test_nvml_source_with_fake_library():
     _, summary = run_window([tm.NvmlSource({"backend": "cuda", "index": 0}, fake), tm.CpuSource()], backend="cuda")
     assert summary["sources"][0] == "nvml" and summary["clock_mhz"]["min"] == 1755
     assert summary["power_w"]["median"] == 650.0 and summary["temperature_c"]["max"] == 60
-    assert summary["energy_method"] == "counter" and summary["throttled"]
+    # sw_power_cap at the default 700 W limit: the rated operating point, reported but not throttling (M2)
+    assert summary["energy_method"] == "counter" and not summary["throttled"] and summary["at_power_limit"]
+    assert summary["throttle_reasons"] == ["sw_power_cap_at_rated_limit"]
+    assert fake.values["inits"] == 1 and fake.values["sessions_open"] == 0  # one NVML session, closed at exit
 
 
 def test_nvml_source_old_library_and_unsupported_counters():
@@ -143,7 +146,9 @@ def test_real_cpu_source_on_this_machine():
 
 
 def test_default_sources_for_cuda_without_pynvml_reports_gap(monkeypatch):
-    monkeypatch.setattr(tm, "load_module", lambda name, injected=None: (None, f"{name} missing"))
+    from bench.devices.vendors import nvml
+
+    monkeypatch.setattr(nvml, "load_module", lambda name, injected=None: (None, f"{name} missing"))
     _, summary = run_window(tm.default_sources({"backend": "cuda", "index": 0}), backend="cuda")
     assert not summary["observed"]
     assert any(g["what"] == "nvml" and "pynvml missing" in g["reason"] for g in summary["not_observed"])
@@ -156,3 +161,83 @@ def test_throughput_per_watt():
     median_only = tm.throughput_per_watt(500.0, "TFLOPS", {"power_w": {"median": 250.0}})
     assert median_only["value"] == pytest.approx(2.0)
     assert tm.throughput_per_watt(500.0, "TFLOPS", tm.empty_summary([])) is None
+
+
+# -- power-reason classification (M2) and amdsmi payloads across versions (M7, m2) -------------------
+@pytest.mark.parametrize("limit,default,expected,throttled", [
+    (700_000, 700_000, "sw_power_cap_at_rated_limit", False),   # stock H200 at 700 W
+    (750_000, 700_000, "sw_power_cap_at_rated_limit", False),   # raised above default
+    (450_000, 700_000, "sw_power_cap_below_rated_limit", True),  # a lowered limit is throttling
+    (None, 700_000, "sw_power_cap", True),                       # unknown limit: a doubt, counted
+])
+def test_sw_power_cap_is_classified_by_the_limit_in_force(limit, default, expected, throttled):
+    from bench.devices.vendors.nvml import classify_power_reasons
+
+    names = classify_power_reasons(["gpu_idle", "sw_power_cap"], limit, default)
+    assert names == ["gpu_idle", expected]
+    assert bool(tm.THROTTLING & set(names)) == throttled
+
+
+def test_nvml_source_under_a_lowered_limit_flags_throttling():
+    fake = FakeNvml(reasons=0x4, power_limit_mw=450_000, enforced_power_limit_mw=450_000)
+    _, summary = run_window([tm.NvmlSource({"backend": "cuda", "index": 0}, fake)], backend="cuda")
+    assert summary["throttled"] and tm.window_warnings(summary) == ["measured while throttled: sw_power_cap_below_rated_limit"]
+    thermal = FakeNvml(reasons=0x4 | 0x20)
+    _, summary = run_window([tm.NvmlSource({"backend": "cuda", "index": 0}, thermal)], backend="cuda")
+    assert summary["throttled"] and "sw_thermal_slowdown" in summary["throttle_reasons"]
+
+
+@pytest.mark.parametrize("version,busy,throttled", [("6.0", True, True), ("6.2", False, False), ("7.0", True, True),
+                                                    ("7.0", False, False)])
+def test_amdsmi_versions_clock_key_and_bool_throttle_status(version, busy, throttled):
+    fake = FakeAmdsmi(version=version, busy=busy)
+    _, summary = run_window([tm.AmdsmiSource({"backend": "rocm", "index": 0}, fake)], backend="rocm")
+    assert summary["clock_mhz"]["median"] == 2100  # cur_clk on 6.0, clk later
+    assert summary["throttled"] == throttled
+
+
+def test_mi300_residency_counters_tell_power_from_thermal():
+    def counters(ppt_step, thermal_step):
+        tick = itertools.count()
+
+        def metrics():
+            n = next(tick)
+            return {"throttle_status": "N/A", "ppt_residency_acc": 1000 + ppt_step * n,
+                    "socket_thm_residency_acc": 50 + thermal_step * n, "prochot_residency_acc": 0}
+        return metrics
+
+    at_cap = FakeAmdsmi(version="7.0-mi300", metrics=counters(10, 0))
+    _, summary = run_window([tm.AmdsmiSource({"backend": "rocm", "index": 0}, at_cap)], backend="rocm")
+    assert summary["throttle_reasons"] == ["amd_ppt_at_rated_cap"] and not summary["throttled"] and summary["at_power_limit"]
+    hot = FakeAmdsmi(version="7.0-mi300", metrics=counters(10, 3))
+    _, summary = run_window([tm.AmdsmiSource({"backend": "rocm", "index": 0}, hot)], backend="rocm")
+    assert "amd_thermal" in summary["throttle_reasons"] and summary["throttled"]
+    capped = FakeAmdsmi(version="7.0-mi300", metrics=counters(10, 0), power_cap=500_000_000)
+    _, summary = run_window([tm.AmdsmiSource({"backend": "rocm", "index": 0}, capped)], backend="rocm")
+    assert summary["throttle_reasons"] == ["amd_ppt_below_rated_cap"] and summary["throttled"]
+
+
+def test_mi300_without_counters_or_status_is_a_gap_not_a_pass():
+    fake = FakeAmdsmi(version="7.0-mi300")
+    _, summary = run_window([tm.AmdsmiSource({"backend": "rocm", "index": 0}, fake)], backend="rocm")
+    assert not summary["throttled"]
+    assert any(g["what"] == "amdsmi.throttle_reasons" and "N/A" in g["reason"] for g in summary["not_observed"])
+
+
+@pytest.mark.parametrize("backend", ["npu", "xpu", "mps"])
+def test_accelerators_without_telemetry_say_not_implemented_once_not_per_measurement(backend):
+    sources = tm.default_sources({"backend": backend, "index": 0})
+    _, summary = run_window(sources, backend=backend)
+    assert summary["not_implemented"] and not summary["observed"] and summary["clock_mhz"] is None
+    assert tm.window_warnings(summary) == []
+
+
+def test_identity_audit_telemetry_and_vendor_adapters_import_without_torch():
+    """bench verify reaches bench.telemetry through recompute: the vendor layer must not pull torch in."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import bench.telemetry, bench.identity, bench.audit, bench.devices.vendors; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "False"

@@ -3,4 +3,5 @@
 To add a command: write bench/commands/<name>.py and add its name to COMMANDS.
 """
 
-COMMANDS = ["run", "devices", "keygen", "sign", "verify", "fleet", "specs", "profiles", "check", "report", "compare"]
+COMMANDS = ["run", "devices", "doctor", "keygen", "sign", "verify", "fleet", "specs", "profiles", "check", "report",
+            "compare"]

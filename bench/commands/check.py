@@ -30,12 +30,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from bench.ci_outputs import check_writable
     from bench.multiunit import unit_runs
     from bench.verdict import read_run
 
-    for option, path in (("--junit", args.junit), ("--summary-md", args.summary_md)):
+    for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
         if path:
-            _check_writable(option, path)
+            check_writable(path, option)  # before judging: an output that cannot be written is a usage error
     units = unit_runs(read_run(args.run_dir))
     if units:
         return _run_units(args, units)
@@ -52,23 +53,6 @@ def run(args) -> int:
     return verdict.exit_code
 
 
-def _check_writable(option: str, path: str) -> None:
-    """An output the command will write: its folder must exist and be writable, and it must not be a folder."""
-    import os
-    from pathlib import Path
-
-    from bench.errors import UsageError
-
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise UsageError(f"{option} {path}: is a folder; give a file path")
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise UsageError(f"{option} {path}: not writable")
-
-
 def _save(run_dir: str, verdict):
     """Store verdict.json; a folder that cannot take it loses nothing (the verdict is printed) and says why."""
     import sys
@@ -81,20 +65,17 @@ def _save(run_dir: str, verdict):
 
 
 def _write_ci_outputs(args, verdict) -> None:
-    from pathlib import Path
-
-    from bench.ci_outputs import junit_xml, markdown_summary
-    from bench.errors import UsageError
+    from bench.ci_outputs import check_writable, junit_xml, markdown_summary, write_output
     from bench.verdict import read_run
 
-    try:
-        if args.junit:
-            Path(args.junit).write_text(junit_xml(verdict.to_dict()))
-        if args.summary_md:
-            with open(args.summary_md, "a") as out:  # append: GitHub's step summary file is shared by steps
-                out.write(markdown_summary(read_run(args.run_dir), verdict.to_dict()))
-    except OSError as exc:
-        raise UsageError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+    for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
+        if path:
+            check_writable(path, option)
+    if args.junit:
+        write_output(args.junit, junit_xml(verdict.to_dict()), "--junit")
+    if args.summary_md:  # append: GitHub's step summary file is shared by steps
+        write_output(args.summary_md, markdown_summary(read_run(args.run_dir), verdict.to_dict()), "--summary-md",
+                     append=True)
 
 
 def _run_units(args, units) -> int:

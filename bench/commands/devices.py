@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from bench import render
-from bench.devices import BACKENDS, present
+from bench.devices import registry
+from bench.devices.registry import BACKENDS, present
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -36,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     rows = [[i["torch_device"], i["vendor"], i["name"], _mib(i["memory_bytes"]),
              f"{i['compute_units'] or '-'} {i['compute_unit_kind'] or ''}".strip(), i["architecture"] or "-",
              _mib(i["l2_cache_bytes"]), _mib(i["last_level_cache_bytes"]), i["driver_version"] or "-",
-             i["runtime_version"] or "-", i["torch_version"]] for i in infos]
+             i["runtime_version"] or "-", i["torch_version"], (i.get("extra") or {}).get("uuid") or "-"] for i in infos]
     print(render.table(["device", "vendor", "name", "memory MiB", "compute units", "architecture", "L2 MiB",
-                        "LLC MiB", "driver", "runtime", "torch"], rows))
+                        "LLC MiB", "driver", "runtime", "torch", "uuid"], rows))
+    if all(i["backend"] == "cpu" for i in infos):
+        print(f"\n{registry.fallback_reason(registry.hardware_signs(), registry.torch_build())}")
     return 0

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import torch
 
+from bench.devices import vendors
 from bench.timing import Clock
 
 
@@ -51,6 +52,11 @@ class Backend(abc.ABC):
     def __init__(self, index: int | None = None):
         self.index = index
         self._info: DeviceInfo | None = None
+        self.auto_fallback_reason: str | None = None  # set by registry.select when --device auto fell back
+
+    def vendor_adapter(self) -> Any:
+        """The adapter of this device's vendor library (NVML, amdsmi, npu-smi, procfs)."""
+        return vendors.for_backend(self.name)
 
     def cached_info(self) -> DeviceInfo:
         """info(), read once: vendor queries (NVML, sysfs) stay out of the per-measurement path."""
@@ -77,6 +83,13 @@ class Backend(abc.ABC):
     def info(self) -> DeviceInfo: ...
 
     # -- execution --------------------------------------------------------
+    def activate(self) -> None:
+        """Make this unit the process's current device before measuring (no-op where there is one)."""
+
+    def visible_devices_env(self, environ: Any = None) -> dict[str, str]:
+        """Environment for a worker process that should see only this unit (empty: nothing to set)."""
+        return {}
+
     @abc.abstractmethod
     def synchronize(self) -> None: ...
 
@@ -94,6 +107,7 @@ class Backend(abc.ABC):
         """A callable that evicts the last-level cache by writing a buffer twice its size.
 
         Used between samples, outside the timed region, so every sample reads from DRAM."""
+        self.activate()
         llc = self.cached_info().last_level_cache_bytes or 64 * 2**20
         buffer = torch.empty(2 * llc // 4, dtype=torch.float32, device=self.torch_device)
 

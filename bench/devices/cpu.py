@@ -10,21 +10,10 @@ from pathlib import Path
 import torch
 
 from bench.devices.base import Backend, DeviceInfo
+from bench.devices.vendors import procfs
 from bench.timing import Clock, PerfCounterClock
 
 SYS_CPU = Path("/sys/devices/system/cpu")
-
-
-def _cpuinfo_field(name: str, text: str | None = None) -> str | None:
-    try:
-        text = text if text is not None else Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value.strip()
-    return None
 
 
 def _size_bytes(text: str) -> int:
@@ -54,13 +43,8 @@ def cache_levels(sys_cpu: Path = SYS_CPU) -> dict[int, int]:
     return totals
 
 
-def _meminfo_bytes(field: str) -> int | None:
-    value = _cpuinfo_field(field, Path("/proc/meminfo").read_text()) if Path("/proc/meminfo").exists() else None
-    return int(value.split()[0]) * 1024 if value else None
-
-
-def isa_flags() -> list[str]:
-    flags = (_cpuinfo_field("flags") or "").split()
+def isa_flags(flags: list[str] | None = None) -> list[str]:
+    flags = procfs.cpuinfo().get("flags") or [] if flags is None else flags
     wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx_vnni",
               "amx_bf16", "amx_int8", "amx_tile", "amx_fp16")
     return [flag for flag in wanted if flag in flags]
@@ -83,14 +67,8 @@ def _parallel_backend() -> str | None:
 
 
 def max_clock_mhz(sys_cpu: Path = SYS_CPU) -> tuple[float | None, str]:
-    """(MHz, where it came from): cpufreq's maximum (the boost clock) when the kernel exposes it,
-    else /proc/cpuinfo's current 'cpu MHz', which in VMs is often the nominal clock and can sit below boost."""
-    try:
-        khz = int((sys_cpu / "cpu0" / "cpufreq" / "cpuinfo_max_freq").read_text())
-        return khz / 1000.0, "cpufreq cpuinfo_max_freq"
-    except (OSError, ValueError):
-        mhz = _cpuinfo_field("cpu MHz")
-        return (float(mhz), "/proc/cpuinfo cpu MHz (may be below the boost clock)") if mhz else (None, "unknown")
+    """(MHz, where it came from); see procfs.max_clock_mhz."""
+    return procfs.max_clock_mhz(sys_cpu)
 
 
 class CpuBackend(Backend):
@@ -106,22 +84,24 @@ class CpuBackend(Backend):
 
     def info(self) -> DeviceInfo:
         caches = cache_levels()
-        flags = isa_flags()
-        vendor_id = _cpuinfo_field("vendor_id") or platform.processor() or "unknown"
+        cpuinfo = procfs.cpuinfo()
+        flags = isa_flags(cpuinfo.get("flags") or [])
+        vendor_id = cpuinfo.get("vendor") or platform.processor() or "unknown"
         vendor = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD"}.get(vendor_id, vendor_id)
         mhz, clock_source = max_clock_mhz()
         return DeviceInfo(
             backend="cpu", torch_device="cpu", vendor=vendor,
-            name=_cpuinfo_field("model name") or platform.processor() or platform.machine(),
-            memory_bytes=_meminfo_bytes("MemTotal"),
+            name=cpuinfo.get("model") or platform.processor() or platform.machine(),
+            memory_bytes=procfs.meminfo_bytes("MemTotal"),
             compute_units=os.cpu_count(), compute_unit_kind="logical CPU",
             architecture=" ".join([platform.machine()] + flags),
             max_clock_mhz=mhz,
             l2_cache_bytes=caches.get(2),
             last_level_cache_bytes=caches[max(caches)] if caches else None,
             runtime_version=_parallel_backend(),
+            # cpu_family and clock_source make a CPU verdict depend only on what the run recorded
             extra={"torch_threads": torch.get_num_threads(), "isa_flags": flags, "cache_levels_bytes": caches,
-                   "clock_source": clock_source},
+                   "cpu_family": cpuinfo.get("cpu_family"), "clock_source": clock_source},
         )
 
     def synchronize(self) -> None:
@@ -131,7 +111,7 @@ class CpuBackend(Backend):
         return PerfCounterClock()
 
     def free_memory_bytes(self) -> int | None:
-        return _meminfo_bytes("MemAvailable")
+        return procfs.meminfo_bytes("MemAvailable")
 
     def unsupported_reason(self, dtype: str) -> str | None:
         if dtype == "tf32":

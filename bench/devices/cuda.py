@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from bench.devices.accelerator import TorchAcceleratorBackend
+from bench.devices.vendors import nvml
 
 # Tensor-core formats by compute capability (CUDA C Programming Guide, "Compute Capabilities").
 MIN_CAPABILITY = {"tf32": (8, 0), "bf16": (8, 0), "fp8_e4m3": (8, 9), "int8": (7, 5)}
@@ -17,6 +18,9 @@ class CudaBackend(TorchAcceleratorBackend):
     vendor = "NVIDIA"
     module_name = "cuda"
     compute_unit_kind = "SM"
+    visible_devices_var = "CUDA_VISIBLE_DEVICES"
+    accepts_uuid = True  # CUDA_VISIBLE_DEVICES takes GPU-<uuid> (CUDA C Programming Guide, env variables)
+    _facts: dict[str, Any] | None = None
 
     @classmethod
     def device_count(cls) -> int:
@@ -33,35 +37,18 @@ class CudaBackend(TorchAcceleratorBackend):
     def _runtime_version(self) -> str | None:
         return f"CUDA {torch.version.cuda}"
 
-    def _nvml_handle(self, props: Any) -> tuple[Any, Any] | None:
-        """(pynvml, handle of this GPU), or None without the nvidia-ml-py extra or a working driver."""
-        from bench import identity
-
-        pynvml, reason = identity.load_module("pynvml")
-        if reason or identity.nvml_session(pynvml):
-            return None
-        try:
-            handle, _how = identity.nvml_handle(pynvml, {"index": self.index or 0, "extra": self._unit_ids(props)})
-        except LookupError:
-            return None
-        return pynvml, handle
+    def _nvml_facts(self, props: Any) -> dict[str, Any]:
+        """Driver version and max SM clock from NVML, one session for both (read once per info())."""
+        if self._facts is None:
+            self._facts = nvml.device_facts({"index": self.index or 0, "extra": self._unit_ids(props)})
+        return self._facts
 
     def _driver_version(self, props: Any) -> str | None:
-        from bench import identity
-
-        found = self._nvml_handle(props)
-        return identity.text(identity.safe_call(found[0], "nvmlSystemGetDriverVersion")[0]) if found else None
+        return self._nvml_facts(props).get("driver_version")
 
     def _max_clock_mhz(self, props: Any) -> float | None:
         """Maximum SM clock from NVML (torch no longer reports clock rates with CUDA 13)."""
-        from bench import identity
-
-        found = self._nvml_handle(props)
-        if not found:
-            return super()._max_clock_mhz(props)
-        pynvml, handle = found
-        mhz, _ = identity.safe_call(pynvml, "nvmlDeviceGetMaxClockInfo", handle, getattr(pynvml, "NVML_CLOCK_SM", 1))
-        return float(mhz) if mhz else super()._max_clock_mhz(props)
+        return self._nvml_facts(props).get("max_clock_mhz") or super()._max_clock_mhz(props)
 
     def unsupported_reason(self, dtype: str) -> str | None:
         needed = MIN_CAPABILITY.get(dtype)

@@ -24,6 +24,7 @@ class NpuBackend(TorchAcceleratorBackend):
     vendor = "Huawei"
     module_name = "npu"
     compute_unit_kind = "AI core"
+    visible_devices_var = "ASCEND_RT_VISIBLE_DEVICES"  # logic ids, as npu-smi info -m lists them
 
     @classmethod
     def device_count(cls) -> int:
@@ -46,4 +47,19 @@ class NpuBackend(TorchAcceleratorBackend):
             return "Ascend cube units have no FP64 matrix path"
         if dtype == "tf32":
             return "Ascend has no TF32 format (its HF32 is not TF32)"
+        if dtype == "fp8_e4m3" and not self._has_fp8():
+            return (f"{self._soc_name() or 'this Ascend SoC'} has no FP8 cube path (Ascend 950-class parts have one); "
+                    "torch._scaled_mm would fail, possibly asynchronously")
+        if dtype == "int8":
+            return ("int8 matmul goes through torch._int_mm, which torch_npu does not implement "
+                    "(npu_quant_matmul is not measured by this harness)")
         return None
+
+    def _soc_name(self) -> str | None:
+        try:
+            return str(self.module().get_device_name(self.index or 0))
+        except Exception:
+            return getattr(self.properties(), "name", None)
+
+    def _has_fp8(self) -> bool:
+        return "950" in (self._soc_name() or "")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Mapping
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Mapping
 
 import torch
 
@@ -68,10 +71,62 @@ def describe_present(counts: Mapping[str, int]) -> str:
                      for name, n in counts.items())
 
 
+# Signs of accelerator hardware that need no vendor library: device nodes and tools on PATH.
+HARDWARE_SIGNS = {
+    "NVIDIA GPU": (("nvidiactl", "nvidia0"), ("nvidia-smi",)),
+    "AMD GPU": (("kfd",), ("amd-smi", "rocm-smi")),
+    "Ascend NPU": (("davinci0", "davinci_manager"), ("npu-smi",)),
+}
+TORCH_WHEELS = {"NVIDIA GPU": ("CUDA", "https://download.pytorch.org/whl/cu128"),
+                "AMD GPU": ("ROCm", "https://download.pytorch.org/whl/rocm6.4")}
+
+
+def hardware_signs(dev: Path = Path("/dev"), which: Callable[[str], str | None] = shutil.which) -> dict[str, list[str]]:
+    """{kind: [evidence]} for accelerator hardware seen on this machine, whatever torch can use."""
+    found = {}
+    for kind, (nodes, tools) in HARDWARE_SIGNS.items():
+        evidence = [str(dev / n) for n in nodes if (dev / n).exists()] + [f"{t} on PATH" for t in tools if which(t)]
+        if evidence:
+            found[kind] = evidence
+    return found
+
+
+def torch_build(version: object = None) -> str:
+    """'CUDA 12.8', 'ROCm 6.4.1' or 'CPU-only': what this torch was built for."""
+    version = version or torch.version
+    if getattr(version, "hip", None):
+        return f"ROCm {version.hip}"
+    if getattr(version, "cuda", None):
+        return f"CUDA {version.cuda}"
+    return "CPU-only"
+
+
+def fallback_reason(signs: Mapping[str, list[str]], build: str, torch_version: str = torch.__version__,
+                    npu_installed: bool | None = None, environ: Mapping[str, str] = os.environ) -> str:
+    """Why `--device auto` chose the CPU, in one line, with the fix where there is one."""
+    npu_installed = _npu_installed() if npu_installed is None else npu_installed
+    for kind, (runtime, index_url) in TORCH_WHEELS.items():
+        if kind in signs and build == "CPU-only":
+            return (f"no {runtime} device: torch {torch_version} was built without {runtime}, but this machine has an "
+                    f"{kind} ({', '.join(signs[kind])}); install a {runtime} build of torch: "
+                    f"pip install torch --index-url {index_url}")
+    if "Ascend NPU" in signs and not npu_installed:
+        return (f"no NPU device: this machine has an Ascend NPU ({', '.join(signs['Ascend NPU'])}) but torch_npu is "
+                "not installed; install the torch_npu release that matches torch and CANN")
+    if build != "CPU-only":
+        hidden = [f"{v}={environ[v]!r}" for v in ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES") if v in environ]
+        seen = f"; this machine has {', '.join(signs)}" if signs else ""
+        return (f"no GPU visible: torch {torch_version} ({build}) found no device"
+                + (f" ({', '.join(hidden)})" if hidden else " (driver not loaded, or no permission on the device nodes)")
+                + seen)
+    return f"no accelerator: torch {torch_version} is a CPU-only build and no GPU or NPU was found on this machine"
+
+
 def select(spec: str, backends: Mapping[str, type[Backend]] = BACKENDS) -> list[Backend]:
     """Backends for a --device string. A list, because 'cuda:all' names every visible device."""
     kind, index = parse_device(spec)
-    if kind == "auto":
+    auto = kind == "auto"
+    if auto:
         counts = present(backends)
         kind = next(name for name in AUTO_ORDER if name in counts)
     if backends is BACKENDS:
@@ -86,4 +141,7 @@ def select(spec: str, backends: Mapping[str, type[Backend]] = BACKENDS) -> list[
         return [backend(i) for i in range(count)]
     if index is not None and index >= count:
         raise DeviceUnavailable(f"{kind}:{index} does not exist; this host has {kind}:0..{kind}:{count - 1}")
-    return [backend(index if index is not None else (None if kind == "cpu" else 0))]
+    chosen = backend(index if index is not None else (None if kind == "cpu" else 0))
+    if auto and kind == "cpu":
+        chosen.auto_fallback_reason = fallback_reason(hardware_signs(), torch_build())
+    return [chosen]

@@ -12,6 +12,7 @@ class XpuBackend(TorchAcceleratorBackend):
     vendor = "Intel"
     module_name = "xpu"
     compute_unit_kind = "Xe core"
+    visible_devices_var = "ZE_AFFINITY_MASK"  # Level Zero's device selection
 
     def _architecture(self, props: Any) -> str | None:
         return getattr(props, "platform_name", None)

@@ -188,6 +188,8 @@ class Telemetry(TypedDict, total=False):
     utilization_pct: Spread | None
     throttle_reasons: list[str]
     throttled: bool
+    at_power_limit: bool  # a power limiter at the rated (default) limit: the operating point, not throttling
+    not_implemented: str  # the device has no telemetry source at all (NPU, XPU, MPS): said once, not a gap
     by_source: dict[str, TelemetrySourceWindow]
 
 

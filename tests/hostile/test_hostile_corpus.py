@@ -34,7 +34,6 @@ FAILING_ON_THIS_BRANCH = {
     "run/worker-timeout-negative",
     "run/dist-timeout-inf",
     "check/non-utf8-path",
-    "compare/fail-on-regression-nan",
 }
 
 
