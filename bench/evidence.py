@@ -52,7 +52,7 @@ def loads_strict(data: bytes | str, source: str = "JSON") -> Any:
     return _checked(parse_json(data, source, want_object=False), source)
 
 
-def read_json_file(path: Path, what: str = "JSON") -> Any:
+def read_json_file(path: Path) -> Any:
     """A JSON file read with `loads_strict`'s rules; ResultsError naming the file on any problem."""
     from bench.record.jsonfile import read_json
 

@@ -347,7 +347,7 @@ def _b64(text: str, where: str) -> bytes:
 def _parse_envelope(path: Path) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
     """(envelope, payload bytes, statement) after checking every field's type; _Malformed otherwise."""
     try:
-        envelope = read_json_file(path, SIGNATURE_FILE)
+        envelope = read_json_file(path)
     except ResultsError as exc:
         raise _Malformed(str(exc).split(": ", 1)[-1]) from None
     if not isinstance(envelope, dict):
@@ -590,11 +590,9 @@ def _unit_agrees(run_dir: Path, folder: str, label: str, record: dict[str, Any])
             return []  # the worker never wrote a run
         return [f"unit {label}: {folder}/run.json is missing"]
     try:
-        own = read_json_file(path, "run.json")
+        own = dict(run_folder.read_run(path))
     except ResultsError as exc:
         return [f"unit {label}: {exc}"]
-    if not isinstance(own, dict):
-        return [f"unit {label}: {folder}/run.json is not a JSON object"]
     from bench.recompute import diff
 
     findings = []

@@ -275,6 +275,8 @@ def test_a_real_run_passes_against_its_copy_and_fails_against_a_slowed_copy(real
 
     measured = read_run(real_run)
     tpp = measured["summary"]["effective_tpp"]
+    if tpp["dtype"] is None:  # bench.summary: only defensible cases (stable warm-up, U under the ceiling) count
+        pytest.skip("no GEMM case on this busy host was defensible enough to set the effective TPP")
     peak = next(m for m in measured["measurements"] if m["id"] == tpp["by_dtype"][tpp["dtype"]]["measurement_id"])
     samples = peak["timing"]["samples_s"]
     if len(samples) < 5:  # fewer samples a side cannot reach p < 0.01 even when fully separated
