@@ -265,13 +265,26 @@ def recompute(run: dict[str, Any]) -> list[str]:
 
 
 def run_labels(run: dict[str, Any]) -> list[str]:
-    """Labels every report must show: CPU stand-ins for accelerator units, unfinished runs."""
+    """Labels every report must show: CPU runs, CPU stand-ins for accelerator units (each by its
+    unit label and serial), unfinished runs."""
     labels = []
-    devices = [run.get("device") or {}] + [unit.get("device") or {} for unit in run.get("units") or []]
-    for device in devices:
-        extra = device.get("extra") or {}
-        if device.get("backend") == "cpu" or extra.get("stand_in"):
-            labels.append(f"CPU stand-in: unit {device.get('name') or '?'} is a CPU process, not an accelerator")
+    for part in [run] + [unit for unit in run.get("units") or [] if isinstance(unit, dict)]:
+        device = part.get("device") or {}
+        if (device.get("extra") or {}).get("stand_in") or part.get("stand_in"):
+            labels.append(f"CPU stand-in {_unit_name(part)}: a CPU process standing in for an accelerator unit; "
+                          "its numbers and identity are not an accelerator's")
+        elif device.get("backend") == "cpu":
+            labels.append(f"CPU run: {device.get('name') or 'the host CPU'} measured as a CPU, not an accelerator")
     if run.get("status") not in (None, "complete"):
         labels.append(f"run status {run.get('status')!r}: not a complete run")
     return labels
+
+
+def _unit_name(part: dict[str, Any]) -> str:
+    """`unit-a (SIM-0001)`: the unit's label and the serial its identity block carries."""
+    serial = next((str(s["fields"]["serial"]) for s in (part.get("identity") or {}).get("sources") or []
+                   if isinstance(s, dict) and isinstance(s.get("fields"), dict) and s["fields"].get("serial")), None)
+    label = part.get("unit")
+    if label and serial:
+        return f"{label} ({serial})"
+    return str(label or serial or (part.get("device") or {}).get("name") or "?")

@@ -48,3 +48,33 @@ def slower(run: dict[str, Any], factor: float) -> dict[str, Any]:
             m["uncertainty"]["U"] /= factor
     out["summary"] = build_summary(out)
     return out
+
+
+def cpu_lot_run() -> dict[str, Any]:
+    """A real two-unit lot: `bench run --plan examples/plan-cpu-two-units.yaml` (tests/data/README.md)."""
+    return json.loads((DATA / "cpu_lot_run.json").read_text())
+
+
+def with_telemetry(run: dict[str, Any], power_limit_w: float = 700.0) -> dict[str, Any]:
+    """The run with an accelerator's telemetry window on every measurement (clock sagging, power
+    and temperature rising), per-watt figures derived from it, and the audit's power limit."""
+    from bench.telemetry import throughput_per_watt
+
+    out = copy.deepcopy(run)
+    for i, m in enumerate(out["measurements"]):
+        power = 420.0 + 60.0 * i
+        window = {"observed": True, "sources": ["nvml"], "samples": 20, "duration_s": 1.5 + 0.5 * i,
+                  "clock_mhz": {"min": 1755.0 - 40 * i, "median": 1780.0 - 40 * i, "max": 1980.0},
+                  "power_w": {"min": power - 30, "median": power, "max": power + 25},
+                  "temperature_c": {"min": 48.0 + 3 * i, "median": 50.0 + 3 * i, "max": 52.0 + 3 * i},
+                  "utilization_pct": None, "energy_j": None, "energy_method": None, "throttle_reasons": [],
+                  "throttled": False, "not_observed": []}
+        m["telemetry"] = window
+        m["throughput"]["per_watt"] = throughput_per_watt(m["throughput"]["value"], m["throughput"]["unit"], window)
+    settings = {"device": {"power_limit_mw": power_limit_w * 1000, "enforced_power_limit_mw": power_limit_w * 1000,
+                           "default_power_limit_mw": 700000}}
+    out["audit"] = {"before": {"settings": settings, "findings": [], "unavailable": []},
+                    "findings": [{"severity": "high", "code": "power_capped", "message": f"power limit {power_limit_w:.0f} W "
+                                  "below default 700 W", "lowers_results": True, "raises_results": False}]
+                    if power_limit_w < 700 else []}
+    return out

@@ -1,17 +1,116 @@
-"""bench run's progress display: plain lines off a terminal, nothing for --quiet/--json, live on a TTY."""
+"""bench run's progress: one count and one ETA over the whole run (fixed cases, then the peak search
+and variants within their budget); plain lines off a terminal, nothing for --quiet/--json, live on a TTY."""
 
 from __future__ import annotations
 
 import io
+import re
 
-from bench.commands.run import LineObserver, QuietObserver
+from bench.cli import main
 from bench.kernels.base import Case
-from bench.progress import LiveObserver, make_observer
+from bench.progress import LineObserver, LiveObserver, QuietObserver, RunProgress, extras_budget, make_observer
+
+CONFIG = {"suites": {"gemm": {
+    "dtypes": ["fp32"], "data_patterns": ["normal", "zeros"],
+    "search": {"enabled": True, "max_trials": 4, "max_seconds": 100},
+    "perturbation": {"enabled": True, "variants": 1}}}}
 
 
 class FakeTTY(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _gemm(size: int, **params) -> Case:
+    return Case("gemm", "matmul", "fp32", (("m", size), ("n", size), ("k", size)), tuple(params.items()))
+
+
+def _ok(case: Case, value: float = 1.0) -> dict:
+    return {"id": case.id, "suite": case.suite, "kernel": case.kernel, "dtype": case.dtype, "status": "ok",
+            "throughput": {"value": value, "unit": "TFLOPS"}, "stats": {"n": 5}}
+
+
+def _drive(observer, clock: FakeClock, seconds: float = 2.0) -> None:
+    """The runner's call pattern: 3 fixed cases, then 2 search trials (patience stops the search),
+    a zeros-input case and 3 variants, each extra numbered number == total as bench/runner.py does."""
+    fixed = [_gemm(s) for s in (64, 128, 256)]
+    extras = [_gemm(320, search_trial=1), _gemm(384, search_trial=2), _gemm(256, input_distribution="zeros"),
+              _gemm(256, variant="standard"), _gemm(256, variant="reseeded", seed=3), _gemm(272, variant="perturbed")]
+    for number, case in enumerate(fixed, 1):
+        observer.case_started(case, number, len(fixed))
+        clock.now += seconds
+        observer.measured(_ok(case))
+    for number, case in enumerate(extras, len(fixed) + 1):
+        observer.case_started(case, number, number)
+        clock.now += seconds
+        observer.measured(_ok(case))
+
+
+def test_extras_budget_from_the_suite_config():
+    budget = extras_budget(CONFIG)["fp32"]
+    assert (budget.search_trials, budget.search_seconds, budget.others, budget.cases) == (4, 100.0, 4, 8)
+    assert extras_budget({"suites": {"gemm": {"dtypes": ["fp32"]}}}) == {}
+    assert extras_budget(None) == {}
+
+
+def test_count_and_eta_cover_the_whole_run():
+    clock = FakeClock()
+    progress = RunProgress(CONFIG, clock)
+    first = _gemm(64)
+    progress.started(first, 1, 3)
+    assert progress.counter() == "1/≤11" and progress.eta_s() is None  # nothing timed yet
+    clock.now += 2
+    progress.ended(first, True)
+    assert progress.eta_s() == 2 * 2 + 4 * 2 + 4 * 2  # two fixed cases, four trials, four variants at 2 s
+    for number, size in ((2, 128), (3, 256)):
+        progress.started(_gemm(size), number, 3)
+        clock.now += 2
+        progress.ended(_gemm(size), True)
+    progress.started(_gemm(320, search_trial=1), 4, 4)
+    assert progress.counter() == "4/≤11" and progress.phase_text() == "peak search fp32 trial 1/≤4 (≤100 s)"
+    progress.ended(_gemm(320, search_trial=1), True)
+    progress.started(_gemm(256, input_distribution="zeros"), 5, 5)  # patience ended the search after one trial
+    assert progress.total == 3 + 1 + 4 and progress.counter() == "5/≤8"
+    assert progress.phase_text() == "variants fp32 1/4"
+    assert progress.eta_s() == 3 * 2
+
+
+def test_the_search_cap_bounds_the_eta():
+    clock = FakeClock()
+    capped = {"suites": {"gemm": {"dtypes": ["fp32"], "search": {"enabled": True, "max_trials": 50, "max_seconds": 10}}}}
+    progress = RunProgress(capped, clock)
+    progress.started(_gemm(64), 1, 1)
+    clock.now += 3
+    progress.ended(_gemm(64), True)
+    assert progress.eta_s() == 10  # 50 trials at 3 s would be 150 s; max_seconds caps it
+
+
+def test_no_variants_for_a_dtype_with_nothing_measured():
+    progress = RunProgress(CONFIG, FakeClock())
+    progress.started(_gemm(64), 1, 1)
+    progress.ended(_gemm(64), False)  # skipped: no best shape for patterns and variants
+    assert progress.total == 1 + 4
+
+
+def test_log_lines_never_count_n_of_n_through_the_extras():
+    clock, stream = FakeClock(), io.StringIO()
+    _drive(LineObserver(stream, CONFIG, clock), clock)
+    counters = re.findall(r"^\[(\d+)/(≤?)(\d+)", stream.getvalue(), flags=re.M)
+    assert len(counters) == 9
+    assert [int(n) for n, _, _ in counters] == list(range(1, 10))
+    assert all(bound == "≤" for _, bound, _ in counters[:8])  # extras may still come
+    assert counters[-1] == ("9", "", "9")  # the last variant: the bound is reached, the count is exact
+    lines = stream.getvalue().splitlines()
+    assert "peak search fp32 trial 2/≤4" in lines[4] and "ETA" in lines[4]
+    assert "variants fp32 1/4" in lines[5]
 
 
 def test_observer_choice():
@@ -23,7 +122,28 @@ def test_observer_choice():
     live.close()
 
 
-def test_live_observer_tracks_best_per_dtype_and_stops_after_the_last_case():
+def test_live_panel_stays_open_through_the_search_and_variants():
+    clock = FakeClock()
+    from rich.console import Console
+
+    live = LiveObserver(Console(file=FakeTTY()), CONFIG, clock)
+    fixed = [_gemm(s) for s in (64, 128, 256)]
+    for number, case in enumerate(fixed, 1):
+        live.case_started(case, number, 3)
+        live.measured(_ok(case, value=number))
+    assert live.live.is_started, "closed at the last fixed case although the peak search follows"
+    trial = _gemm(320, search_trial=1)
+    live.case_started(trial, 4, 4)
+    buffer = io.StringIO()
+    Console(file=buffer, width=160).print(live._render())
+    assert "peak search fp32 trial 1/≤4" in buffer.getvalue() and "4/≤11" in buffer.getvalue()
+    live.measured(_ok(trial, value=9.0))
+    assert live.best[("gemm", "fp32")] == (9.0, "TFLOPS")
+    live.close()
+    assert not live.live.is_started
+
+
+def test_live_panel_without_extras_stops_after_the_last_case():
     live = make_observer(False, False, FakeTTY())
     case = Case("gemm", "matmul", "bf16", (("m", 8), ("n", 8), ("k", 8)))
     for number, value in ((1, 2.0), (2, 5.0)):
@@ -36,7 +156,7 @@ def test_live_observer_tracks_best_per_dtype_and_stops_after_the_last_case():
     assert not live.live.is_started
 
 
-def test_live_observer_shows_samples_while_a_case_runs():
+def test_live_panel_shows_samples_while_a_case_runs():
     from rich.console import Console
 
     live = make_observer(False, False, FakeTTY())
@@ -47,3 +167,17 @@ def test_live_observer_shows_samples_while_a_case_runs():
     Console(file=buffer, width=120).print(live._render())
     assert "7 samples" in buffer.getvalue()
     live.close()
+
+
+def test_bench_run_logs_the_whole_run_and_prints_the_health_block(tmp_path, capsys):
+    """A real small CPU run: its log counts through the peak search, then the tables and the health block."""
+    code = main(["run", "--device", "cpu", "--suite", "quick", "--suites", "gemm", "--dtypes", "fp32",
+                 "--set", "suites.gemm.shapes=[[64,64,64],[128,128,128]]", "--out", str(tmp_path / "run")])
+    assert code == 0
+    captured = capsys.readouterr()
+    counters = re.findall(r"^\[(\d+)/≤?(\d+)[^\]]*\]", captured.err, flags=re.M)
+    assert [int(n) for n, _ in counters] == list(range(1, len(counters) + 1)) and len(counters) >= 3
+    assert "peak search fp32 trial 1/≤1" in captured.err
+    assert not any(n == total for n, total in counters[:-1] if int(n) > 2)  # no [3/3], [4/4] ... in the extras
+    assert "\nHealth\n" in captured.out
+    assert captured.out.index("Effective TPP") < captured.out.index("Health")

@@ -248,12 +248,12 @@ def test_signature_status_labels(signed_run, keys):
     assert signing.signature_status(signed_run) == signing.STATUS_INVALID
 
 
-def test_cpu_stand_in_is_labelled(tmp_path, keys):
+def test_cpu_run_is_labelled(tmp_path, keys):
     folder = write_run(tmp_path / "cpu", synthetic_run(backend="cpu", device_name="Host CPU"))
     signing.sign_run(folder, keys.private_path)
     result = signing.verify_run(folder, keys.public_path)
     assert result.ok
-    assert any(label.startswith("CPU stand-in") for label in result.labels)
+    assert any(label.startswith("CPU run: Host CPU") for label in result.labels)  # a plain CPU run is no stand-in
 
 
 def test_verify_of_missing_folder_is_usage_error(tmp_path):

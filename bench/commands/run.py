@@ -14,7 +14,7 @@ from bench.commands import run_units
 from bench.config import load_suite_config
 from bench.devices import select
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
-from bench.kernels.base import Case
+from bench.health import health_text
 from bench.progress import make_observer
 from bench.results import RunWriter, new_run_id
 from bench.runner import Runner, RunOptions, new_run
@@ -63,29 +63,6 @@ def _apply_filters(config: dict[str, Any], args: argparse.Namespace) -> None:
                     del config["suites"][name]
 
 
-class LineObserver:
-    """One progress line per case on stderr (for logs and non-terminals)."""
-
-    def __init__(self, stream: Any = sys.stderr):
-        self.stream = stream
-
-    def case_started(self, case: Case, number: int, total: int) -> None:
-        self.current = f"[{number}/{total}] {case.id}"
-
-    def measured(self, m: dict[str, Any]) -> None:
-        flag = "" if m["status"] == "ok" else "  WRONG RESULT"
-        print(f"{self.current}: {m['throughput']['value']:.4g} {m['throughput']['unit']}{flag}", file=self.stream)
-
-    def skipped(self, skip: dict[str, Any]) -> None:
-        print(f"{self.current}: skipped ({skip['reason']})", file=self.stream)
-
-
-class QuietObserver:
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, m: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
-
-
 def run(args: argparse.Namespace) -> int:
     plan = run_units.apply_plan(args)  # a plan that does not validate stops here, before anything runs
     launch = distributed.detect_launch()
@@ -107,20 +84,23 @@ def run(args: argparse.Namespace) -> int:
     writer = RunWriter(run_dir, new_run(run_id, backend, config, options))
     run_units.prepare_unit(writer.run, args, plan)
     writer.flush()
-    observer = make_observer(args.quiet, args.json, sys.stderr)
+    observer = make_observer(args.quiet, args.json, sys.stderr, config)
     print(f"accelbench: {backend.cached_info().name} ({label}), suite {config['name']} -> {run_dir}", file=sys.stderr)
     try:
         result = Runner(backend, config, writer, observer, options).run()
     except KeyboardInterrupt:
+        observer.close()
         kept = len(writer.run["measurements"])
         print(f"bench run: interrupted; {kept} measurement(s) kept in {writer.path} (marked incomplete)", file=sys.stderr)
         return EXIT_INCONCLUSIVE
+    observer.close()
     code = EXIT_OK if result["summary"]["counts"]["failed_checks"] == 0 else EXIT_CHECK_FAILED
     write_run_exports(run_dir, result)
     if args.json:
         print(json.dumps({"run_dir": str(run_dir), "summary": result["summary"]}, indent=1, default=str))
     else:
         print(render.summary_text(result))
+        print(health_text(result))
     if args.profile:
         code = max(code, _check(run_dir, args, writer if plan or args.unit_label else None))
     print(f"Results: {run_dir}", file=sys.stderr if args.json else sys.stdout)

@@ -191,7 +191,7 @@ def run_node(args: argparse.Namespace, plan: Plan | None, specs: list[UnitSpec])
 # --- torchrun / srun: this process is one rank -------------------------------------------------------
 
 def run_rank(args: argparse.Namespace, plan: Plan | None, launch: distributed.Launch) -> int:
-    from bench.commands.run import LineObserver, QuietObserver
+    from bench.progress import LineObserver, QuietObserver
     from bench.results import RunWriter
     from bench.runner import Runner, RunOptions, new_run
 
@@ -222,7 +222,7 @@ def run_rank(args: argparse.Namespace, plan: Plan | None, launch: distributed.La
                 writer.run["plan"] = plan.record()
             multiunit.mark_unit(writer.run, spec, run_id)
             writer.flush()
-            observer = LineObserver() if launch.is_main and not (args.quiet or args.json) else QuietObserver()
+            observer = LineObserver(config=config) if launch.is_main and not (args.quiet or args.json) else QuietObserver()
             if launch.is_main:
                 print(f"accelbench: {launch.world_size} ranks ({backend_name}), suite {config['name']} -> {run_dir}",
                       file=sys.stderr)

@@ -252,13 +252,22 @@ class SampleStats(TypedDict):
     ci95_high: float
 
 
+class PerWatt(TypedDict):
+    """bench.telemetry.throughput_per_watt: throughput per watt of mean or median power."""
+
+    value: float
+    unit: str
+    power_w: float
+    power_basis: str
+
+
 class Throughput(TypedDict):
     value: float
     unit: str
     statistic: str
     ci95: list[float]
     best: float
-    per_watt: NotRequired[float | None]
+    per_watt: NotRequired[PerWatt | None]
 
 
 class CheckRecord(TypedDict):
