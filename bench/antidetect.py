@@ -20,23 +20,27 @@ import math
 import random
 from typing import Any, Iterable, Mapping
 
+from bench.search import default_tile
+
 Shape = tuple[int, int, int]
 
 DEFAULT_LOW_ENTROPY_FLAG = 0.10
 DEFAULT_FLAG_MARGIN = 0.15
-OFF_GRID_ALIGN = 8  # perturbed sizes stay multiples of 8 (vector width) but not of 64
+OFF_GRID_ALIGN = 8  # perturbed sizes stay multiples of 8 (vector width) but not of 64 ...
+# ... or of the dtype's own alignment (bench.kernels.gemm.shape_alignment: 32 for fp8/int8, whose
+# _scaled_mm / _int_mm reject K, N off 16 / 8); an odd multiple of 32 is still off the 64 grid.
 STANDARD_GRID = 64
 
 
 # -- planning (used by the runner) -------------------------------------------------------------------
 
 def perturbed_shapes(shape: Shape, rng: random.Random, variants: int, min_offset: float = 0.03,
-                     max_offset: float = 0.07) -> list[Shape]:
+                     max_offset: float = 0.07, align: int = OFF_GRID_ALIGN) -> list[Shape]:
     """`variants` shapes, each dimension moved by a random +-[min_offset, max_offset] fraction, rounded
-    to a multiple of 8 that is not a multiple of 64 (off the grid benchmarks use)."""
+    to a multiple of `align` that is not a multiple of 64 (off the grid benchmarks use)."""
     out: list[Shape] = []
     for _ in range(variants * 4):
-        moved = tuple(_off_grid(size * (1 + rng.choice((-1, 1)) * rng.uniform(min_offset, max_offset)))
+        moved = tuple(_off_grid(size * (1 + rng.choice((-1, 1)) * rng.uniform(min_offset, max_offset)), align)
                       for size in shape)
         if moved not in out and moved != tuple(shape):
             out.append(moved)  # type: ignore[arg-type]
@@ -45,9 +49,9 @@ def perturbed_shapes(shape: Shape, rng: random.Random, variants: int, min_offset
     return out
 
 
-def _off_grid(size: float) -> int:
-    value = max(OFF_GRID_ALIGN, round(size / OFF_GRID_ALIGN) * OFF_GRID_ALIGN)
-    return value + OFF_GRID_ALIGN if value % STANDARD_GRID == 0 else value
+def _off_grid(size: float, align: int = OFF_GRID_ALIGN) -> int:
+    value = max(align, round(size / align) * align)
+    return value + align if value % STANDARD_GRID == 0 and align < STANDARD_GRID else value
 
 
 # -- the quantisation model ------------------------------------------------------------------------
@@ -161,10 +165,6 @@ def _fmt(shape: Any) -> str:
 
 def anti_detection(run: Mapping[str, Any]) -> dict[str, Any]:
     """summary["anti_detection"] of a run: data-pattern and perturbation comparisons with findings."""
-    from bench.search import (
-        default_tile,  # local: keep import cost off the hot path of summary users
-    )
-
     gemm_config = run.get("config", {}).get("suites", {}).get("gemm", {})
     device = run.get("device", {}) or {}
     tile = gemm_config.get("search", {}).get("tile") or default_tile(device.get("backend", "cpu"))

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Mapping
 
+from bench import pytest_benchmark_export
 from bench.errors import UsageError
 from bench.pytest_benchmark_export import FILENAME as PYTEST_BENCHMARK_FILE
 from bench.pytest_benchmark_export import to_pytest_benchmark
@@ -124,10 +125,12 @@ def write_output(path: str | Path, text: str, option: str, append: bool = False)
 
 
 def write_run_exports(run_dir: str | Path, run: Mapping[str, Any]) -> list[Path]:
-    """Write pytest-benchmark.json and summary.md next to run.json; returns the paths."""
+    """Write pytest-benchmark.json (when pytest-benchmark is installed) and summary.md next to
+    run.json; returns the paths."""
     run_dir = Path(run_dir)
     written = []
-    for name, text in ((PYTEST_BENCHMARK_FILE, json.dumps(to_pytest_benchmark(run), indent=1, default=str)),
-                       (SUMMARY_FILE, markdown_summary(run))):
-        written.append(write_text_atomic(run_dir / name, text))
+    if pytest_benchmark_export.available():
+        text = json.dumps(to_pytest_benchmark(run), indent=1, default=str)
+        written.append(write_text_atomic(run_dir / PYTEST_BENCHMARK_FILE, text))
+    written.append(write_text_atomic(run_dir / SUMMARY_FILE, markdown_summary(run)))
     return written

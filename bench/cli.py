@@ -1,6 +1,10 @@
 """The `bench` command line: the only place that prints to the terminal and chooses an exit code.
 
 Exit codes: 0 success, 1 a check did not pass, 2 usage or input error, 3 inconclusive.
+
+Start-up stays cheap: the parser lists every command from bench.commands.COMMANDS but imports only
+the module of the command on the command line (the one dynamic import of a project module, by
+design), so `bench --help` imports neither torch nor any optional library.
 """
 
 from __future__ import annotations
@@ -8,28 +12,71 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from bench import __version__
-from bench.commands import COMMANDS
-from bench.errors import EXIT_USAGE, BenchError
+from bench.commands import COMMANDS, OPTIONAL_LIBRARIES
+from bench.errors import EXIT_USAGE, BenchError, MissingDependency
+
+DESCRIPTION = ("accelbench: measure accelerator throughput and bandwidth, and judge them against "
+               "export-control rules.")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bench",
-        description="accelbench: measure accelerator throughput and bandwidth, and judge them against export-control rules.",
-    )
+def missing_dependency(exc: ModuleNotFoundError, command: str) -> MissingDependency | None:
+    """The one-line error for an optional library a command needs, or None for any other import."""
+    root = (exc.name or "").split(".")[0]
+    if root not in OPTIONAL_LIBRARIES:
+        return None
+    package = OPTIONAL_LIBRARIES[root]
+    return MissingDependency(f"needs {root}, which is not installed here (pip install {package})")
+
+
+def load_command(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"bench.commands.{name}")
+    except ModuleNotFoundError as exc:
+        error = missing_dependency(exc, name)
+        if error is None:
+            raise
+        raise error from None
+
+
+def requested_command(argv: list[str]) -> str | None:
+    """The sub-command named on the command line (the first word that is not an option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full sub-parser of `command` (imported) and one-line stubs for the rest;
+    with command=None every command's module is imported and fully defined."""
+    parser = argparse.ArgumentParser(prog="bench", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"accelbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"bench.commands.{name}")
-        sub = module.add_parser(subparsers)
-        sub.set_defaults(handler=module.run)
+    for name, summary in COMMANDS.items():
+        if command is None or name == command:
+            module = load_command(name)
+            module.add_parser(subparsers).set_defaults(handler=module.run)
+        else:
+            subparsers.add_parser(name, help=summary, add_help=False)
     return parser
 
 
+def _stub_parser() -> argparse.ArgumentParser:
+    """Top-level help and usage errors: every command listed, none imported."""
+    return build_parser(command="")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = requested_command(argv)
+    try:
+        parser = build_parser(command) if command else _stub_parser()
+    except MissingDependency as exc:
+        print(f"bench {command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its usage line
@@ -42,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        error = missing_dependency(exc, args.command)
+        if error is None:
+            raise
+        print(f"bench {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print(f"bench {args.command}: interrupted", file=sys.stderr)
         return 3

@@ -31,6 +31,7 @@ from typing import Any, Mapping
 
 from bench import render
 from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError
+from bench.multiunit import unit_runs
 from bench.rank_test import mann_whitney
 from bench.verdict import read_run
 
@@ -393,8 +394,6 @@ def compare_paths(paths: list[str | Path], *, gate: str = DEFAULT_GATE, alpha: f
 
 
 def _units(run: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    from bench.multiunit import unit_runs
-
     units = run.get("units")
     return dict(unit_runs(dict(run))) if isinstance(units, list) and units else {}
 

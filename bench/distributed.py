@@ -19,6 +19,7 @@ from bench.errors import UsageError
 
 # Collective backend per device kind: NCCL (RCCL on ROCm builds answers to "nccl"), HCCL, XCCL, gloo.
 COLLECTIVE_BACKENDS = {"cuda": "nccl", "rocm": "nccl", "npu": "hccl", "xpu": "xccl", "cpu": "gloo", "mps": "gloo"}
+TORCH_DEVICE_TYPES = {"cuda": "cuda", "rocm": "cuda", "npu": "npu", "xpu": "xpu"}  # torch spells ROCm `cuda`
 DEFAULT_TIMEOUT_S = 600.0
 
 
@@ -69,7 +70,23 @@ def collective_backend(device_kind: str) -> str:
     return COLLECTIVE_BACKENDS.get(device_kind, "gloo")
 
 
-def init(launch: Launch, device_kind: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+def group_options(device_kind: str, device_index: int | None, init_function: Any) -> dict[str, Any]:
+    """`device_id=` for init_process_group where this torch has it (2.3+) and the rank has an
+    accelerator: the group binds to that device instead of guessing `rank % device count`."""
+    import inspect
+
+    import torch
+
+    torch_type = TORCH_DEVICE_TYPES.get(device_kind)
+    if torch_type is None or device_index is None:
+        return {}
+    if "device_id" not in inspect.signature(init_function).parameters:
+        return {}
+    return {"device_id": torch.device(torch_type, device_index)}
+
+
+def init(launch: Launch, device_kind: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+         device_index: int | None = None) -> str:
     """Initialise the default process group for this launch; returns the backend name."""
     import torch.distributed as dist
 
@@ -78,7 +95,8 @@ def init(launch: Launch, device_kind: str, timeout_s: float = DEFAULT_TIMEOUT_S)
     os.environ.setdefault("WORLD_SIZE", str(launch.world_size))
     os.environ.setdefault("LOCAL_RANK", str(launch.local_rank))
     dist.init_process_group(backend=backend, rank=launch.rank, world_size=launch.world_size,
-                            timeout=dt.timedelta(seconds=timeout_s))
+                            timeout=dt.timedelta(seconds=timeout_s),
+                            **group_options(device_kind, device_index, dist.init_process_group))
     return backend
 
 
@@ -101,11 +119,18 @@ class Control:
         self.dist = dist
         self.timeout = dt.timedelta(seconds=timeout_s)
         self.group = dist.new_group(backend="gloo", timeout=self.timeout)
+        global _control
+        _control = self
 
     def broadcast(self, value: Any) -> Any:
         box = [value]
         self.dist.broadcast_object_list(box, src=0, group=self.group)
         return box[0]
+
+    def all_gather(self, value: Any) -> list[Any]:
+        out: list[Any] = [None] * self.dist.get_world_size()
+        self.dist.all_gather_object(out, value, group=self.group)
+        return out
 
     def gather(self, record: dict[str, Any], world_size: int) -> tuple[list[dict[str, Any] | None], list[str]]:
         """Every rank's record on rank 0 (None elsewhere), and problems met on the way: a rank
@@ -123,6 +148,26 @@ class Control:
             problems.append(f"gather failed: {first_line(exc)}")
             records = [record] + [None] * (world_size - 1) if self.dist.get_rank() == 0 else []
         return records, problems
+
+
+_control: Control | None = None  # the launch's control group, once made
+
+
+def agree_on_skip(reason: str | None, all_gather: Any = None) -> str | None:
+    """Every rank runs a collective case or none does (X5): the ranks exchange their preflight
+    reasons, and one rank's reason to skip becomes every rank's. Outside a launch: `reason`."""
+    if all_gather is None:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or _control is None:
+            return reason
+        all_gather = _control.all_gather
+    reasons = all_gather(reason)
+    blocking = [(rank, why) for rank, why in enumerate(reasons) if why]
+    if reason or not blocking:
+        return reason
+    rank, why = blocking[0]
+    return f"skipped on every rank: rank {rank} cannot run it ({why})"
 
 
 def first_line(exc: BaseException) -> str:

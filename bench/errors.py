@@ -35,14 +35,22 @@ class MeasurementError(BenchError):
 
 
 class TooSlow(MeasurementError):
-    """One iteration took longer than the suite's max_iteration_s; `iteration_s` says how long."""
+    """One iteration took longer than the suite's max_iteration_s; `iteration_s` says how long.
 
-    def __init__(self, message: str, iteration_s: float):
+    `iteration_s` is None when only the first call was seen (it was so slow that it was not repeated):
+    a first call includes one-time work, so no rate may be derived from it; `first_call_s` says how long."""
+
+    def __init__(self, message: str, iteration_s: float | None, first_call_s: float | None = None):
         super().__init__(message)
         self.iteration_s = iteration_s
+        self.first_call_s = first_call_s
 
 
 class RecordError(ResultsError):
     """A run-folder file (run.json, verdict.json, a unit record) that is not what accelbench writes:
     binary or not UTF-8, too large, nested too deep, duplicate keys, NaN/Infinity, a wrong type or a
     missing key, or a schema_version from the future. Also raised when asked to write such a value."""
+
+
+class MissingDependency(BenchError):
+    """An optional library a command needs is not installed; the message names the pip package."""

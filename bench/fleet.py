@@ -29,6 +29,18 @@ from typing import Any, Iterable
 
 from bench.errors import BenchError, ConfigError, ResultsError, UsageError
 from bench.record.folder import read_run
+from bench.record.units import (  # noqa: F401  (re-exported: "who is this unit" lives with the record)
+    SERIAL_FIELDS,
+    UUID_FIELDS,
+    UnitSummary,
+    unit_parts,
+    unit_summaries,
+)
+from bench.record.units import (
+    unit_summary as _unit_summary,
+)
+from bench.signing import verify_run
+from bench.verdict import check_run
 from bench.yamlfile import read_yaml
 
 _SHORT = reprlib.Repr()
@@ -41,66 +53,6 @@ FAILING_VERDICTS = {"fail", "conditional fail"}
 RESULT_OK, RESULT_NOT_OK, RESULT_UNDECIDED = "OK", "NOT OK", "UNDECIDED"
 UNSIGNED_BANNER = ("UNSIGNED EVIDENCE ACCEPTED (--allow-unsigned): units without an authenticated signature "
                    "count when their numbers re-derive; their integrity and origin are not checked")
-SERIAL_FIELDS = ("serial", "serial_number", "board_serial", "product_serial", "asic_serial")
-UUID_FIELDS = ("uuid", "gpu_uuid", "unique_id")
-
-
-@dataclasses.dataclass(frozen=True)
-class UnitSummary:
-    """Who a measured unit is. `unit_id` is the serial, else the UUID, else a 'no serial' label."""
-
-    unit_id: str
-    serial: str | None
-    uuid: str | None
-    device_name: str | None
-    backend: str | None
-    host: str | None
-    index: int | None
-    stand_in: bool  # a CPU process standing in for an accelerator unit
-
-    @property
-    def identified(self) -> bool:
-        return bool(self.serial or self.uuid)
-
-
-def _identity_value(identity: dict[str, Any] | None, names: tuple[str, ...]) -> str | None:
-    if not isinstance(identity, dict):
-        return None
-    for name in names:
-        if identity.get(name):
-            return str(identity[name])
-    sources = [s for s in identity.get("sources") or [] if isinstance(s, dict)]
-    # The accelerator's own source before the host CPU's, so a host id never names the unit.
-    for source in sorted(sources, key=lambda s: s.get("source") == "cpu"):
-        fields = source.get("fields") or {}
-        for name in names:
-            if fields.get(name):
-                return str(fields[name])
-    return None
-
-
-def _unit_summary(part: dict[str, Any], run: dict[str, Any], position: int) -> UnitSummary:
-    device = part.get("device") or {}
-    identity = part.get("identity")
-    serial = _identity_value(identity, SERIAL_FIELDS)
-    uuid = _identity_value(identity, UUID_FIELDS)
-    host = ((part.get("host") or run.get("host")) or {}).get("hostname")
-    index = device.get("index")
-    index = position if index is None else index
-    name = device.get("name")
-    unit_id = serial or uuid or f"{name or 'unknown device'} @ {host or 'unknown host'} #{index} (no serial)"
-    stand_in = device.get("backend") == "cpu" or bool((device.get("extra") or {}).get("stand_in"))
-    return UnitSummary(unit_id, serial, uuid, name, device.get("backend"), host, index, stand_in)
-
-
-def unit_parts(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The per-unit blocks of a run: `run["units"]` when present, else the run itself as one unit."""
-    units = run.get("units")
-    return list(units) if units else [run]
-
-
-def unit_summaries(run: dict[str, Any]) -> list[UnitSummary]:
-    return [_unit_summary(part, run, i) for i, part in enumerate(unit_parts(run))]
 
 
 # --- manifest ------------------------------------------------------------------------------
@@ -245,9 +197,6 @@ def _unit_run(part: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
 
 def _computed_verdict(unit_run: dict[str, Any], profile: str) -> str:
     """check_run under `profile` for a unit without a stored verdict; an error becomes the label."""
-    from bench.errors import BenchError
-    from bench.verdict import check_run
-
     try:
         return check_run(unit_run, profile=profile).verdict
     except BenchError as exc:
@@ -330,9 +279,7 @@ def aggregate(run_dirs: Iterable[str | Path], manifest: LotManifest | None = Non
     Each folder is verified as `bench verify` does, with `public_keys` (none given: no unit is
     authenticated, so the lot is at best UNDECIDED unless `allow_unsigned`). A unit's verdict is the
     stored one; with `profile`, a unit without one is judged by bench.verdict.check_run."""
-    import pandas as pd
-
-    from bench.signing import verify_run
+    import pandas as pd  # optional: only the lot table needs it
 
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:

@@ -16,19 +16,16 @@ record with status "failed", its exit code and last output lines, and never stop
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench import metrics
 from bench.errors import RecordError
-from bench.record.folder import LOG_FILE, UNITS_DIR, RunFolder
+from bench.record.folder import UNITS_DIR, RunFolder
 from bench.record.schema import METHOD_VERSION, SCHEMA_VERSION
 from bench.results import tool_record, utc_now
+from bench.summary import build_summary
 
-TAIL_LINES = 12
 STAND_IN_SOURCE = "plan (stand-in)"
 
 
@@ -41,6 +38,7 @@ class UnitSpec:
     stand_in: bool = False
     label_note: str | None = None
     assigned_serial: str | None = None  # from the plan's manifest, for a stand-in only
+    visible: str | None = None  # what the worker's *_VISIBLE_DEVICES names (a UUID or an index)
 
     @property
     def run_dir(self) -> str:
@@ -119,8 +117,6 @@ def node_run(run_id: str, command: list[str], config: dict[str, Any], plan: dict
 
 
 def finish_node(path: Path, node: dict[str, Any], units: list[dict[str, Any]], problems: list[str] = ()) -> dict[str, Any]:
-    from bench.summary import build_summary
-
     node["units"] = units
     node["status"] = "complete" if units and all(u["status"] == "complete" for u in units) else "incomplete"
     node["ended_at"] = utc_now()
@@ -129,68 +125,6 @@ def finish_node(path: Path, node: dict[str, Any], units: list[dict[str, Any]], p
     node["summary"] = build_summary(node)
     RunFolder(path).write_run(node)
     return node
-
-
-# --- subprocess workers (one per device) -----------------------------------------------------
-
-def worker_command(spec: UnitSpec, run_dir: Path, parent_run_id: str, passthrough: list[str]) -> list[str]:
-    command = [sys.executable, "-m", "bench", "run", "--device", spec.device, "--out", str(run_dir / spec.run_dir),
-               "--unit-label", spec.label, "--parent-run-id", parent_run_id, "--quiet", *passthrough]
-    if spec.stand_in:
-        command.append("--stand-in")
-        if spec.label_note:
-            command += ["--label-note", spec.label_note]
-        if spec.assigned_serial:
-            command += ["--assigned-serial", spec.assigned_serial]
-    return command
-
-
-def _tail(path: Path) -> list[str]:
-    try:
-        return path.read_text(errors="replace").splitlines()[-TAIL_LINES:]
-    except OSError:
-        return []
-
-
-def run_workers(specs: list[UnitSpec], run_dir: Path, parent_run_id: str, passthrough: list[str],
-                parallel: bool, progress: Callable[[str], None] = lambda line: None,
-                timeout_s: float | None = None) -> list[dict[str, Any]]:
-    """Start one `bench run` process per unit (all at once with `parallel`), wait for each, and
-    return their unit records in spec order. A worker that fails or times out is recorded."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
-        env.pop(name, None)  # a worker is a single process, never a rank
-    records: dict[str, dict[str, Any]] = {}
-    running: list[tuple[UnitSpec, subprocess.Popen, Any]] = []
-
-    def start(spec: UnitSpec) -> None:
-        folder = run_dir / spec.run_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        log = (folder / LOG_FILE).open("w")
-        progress(f"unit {spec.label} ({spec.device}) started")
-        running.append((spec, subprocess.Popen(worker_command(spec, run_dir, parent_run_id, passthrough),
-                                                stdout=log, stderr=subprocess.STDOUT, env=env), log))
-
-    def wait(spec: UnitSpec, process: subprocess.Popen, log: Any) -> None:
-        error = None
-        try:
-            code = process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            code = process.wait()
-            error = f"worker timed out after {timeout_s} s and was killed"
-        log.close()
-        folder = run_dir / spec.run_dir
-        records[spec.label] = unit_record(spec, read_unit(folder), code, _tail(folder / LOG_FILE), error)
-        progress(f"unit {spec.label}: {records[spec.label]['status']} (exit {code})")
-
-    for spec in specs:
-        start(spec)
-        if not parallel:
-            wait(*running.pop())
-    for item in running:
-        wait(*item)
-    return [records[spec.label] for spec in specs]
 
 
 def unit_runs(run: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -30,7 +30,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError
+from bench.config import load_suite_config
+from bench.errors import BenchError, ConfigError, RecordError, UsageError
+from bench.profiles import load_profile
+from bench.record.folder import safe_label
 from bench.yamlfile import parse_yaml
 
 RULES = ("simple", "guarded")
@@ -80,6 +83,18 @@ class Plan:
                 "profile": self.profile, "declared": self.declared, "decision_rule": self.decision_rule,
                 "k": self.k, "repeats": self.repeats,
                 "manifest": [dataclasses.asdict(unit) for unit in self.manifest]}
+
+    def apply(self, request: Any) -> Any:
+        """A new RunRequest measuring what this plan fixes. A command line that also sets one of
+        those options is refused (a worker's request, which the parent built, is not)."""
+        clashing = request.clashes_with_plan()
+        if clashing and request.unit is None:
+            raise UsageError(f"--plan fixes what is measured; drop {', '.join(clashing)} or edit {self.path}")
+        device = self.device if self.device and request.device == type(request)().device else request.device
+        return dataclasses.replace(request, suite=self.suite, overrides=self.overrides, suites=self.suites,
+                                   dtypes=self.dtypes, profile=self.profile, declared=self.declared,
+                                   decision_rule=self.decision_rule, device=device,
+                                   parallel=request.parallel or self.parallel, plan=self, plan_path=self.path)
 
     @property
     def stand_ins(self) -> tuple[ManifestUnit, ...]:
@@ -132,6 +147,12 @@ def _manifest(path: Path, data: Any) -> tuple[str | None, tuple[ManifestUnit, ..
             raise _fail(path, f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(UNIT_KEYS)})")
         if not (entry.get("serial") or entry.get("uuid")):
             raise _fail(path, where, "needs a serial or a uuid")
+        label = entry.get("label")
+        if label is not None:
+            try:
+                safe_label(label)
+            except RecordError as exc:
+                raise _fail(path, f"{where}.label", str(exc)) from None
         if not isinstance(entry.get("stand_in", False), bool):
             raise _fail(path, f"{where}.stand_in", "must be true or false")
         units.append(ManifestUnit(**{k: (str(v) if k not in ("stand_in",) and v is not None else v)
@@ -186,6 +207,8 @@ def load_plan(path: str | Path) -> Plan:
         raise _fail(path, "manifest.units", "stand_in units are CPU processes: set device: cpu")
     for key in ("suite", "profile", "declared", "description"):
         _string(path, data, key)
+    if data.get("declared") and not data.get("profile"):
+        raise _fail(path, "declared", "a declared spec is judged against a profile: add profile: (e.g. us-2026-01)")
     return Plan(path=str(path), sha256=sha256_bytes(raw), name=name, suite=data.get("suite", "default"),
                 overrides=overrides, suites=_string_list(path, data, "suites"),
                 dtypes=_string_list(path, data, "dtypes"), device=device, parallel=parallel,
@@ -196,9 +219,6 @@ def load_plan(path: str | Path) -> Plan:
 def validate_against_config(plan: Plan) -> dict[str, Any]:
     """Resolve and validate the suite config the plan names (so a bad plan fails before running);
     profile and declared spec are loaded too. Returns the resolved config."""
-    from bench.config import load_suite_config
-    from bench.errors import BenchError
-
     try:
         config = load_suite_config(plan.suite, list(plan.overrides))
     except ConfigError as exc:
@@ -208,8 +228,6 @@ def validate_against_config(plan: Plan) -> dict[str, Any]:
         raise _fail(Path(plan.path), "suites", f"{', '.join(unknown)} not in suite {config['name']} "
                                                f"(it has {', '.join(config['suites'])})")
     if plan.profile:
-        from bench.profiles import load_profile
-
         try:
             load_profile(plan.profile)
         except BenchError as exc:

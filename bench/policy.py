@@ -56,12 +56,30 @@ def _is_stable(recent: list[float], policy: TimingPolicy) -> bool:
     return (window[-1] - window[0]) <= policy.warmup_stable_rel * middle
 
 
+# A first call this many times max_iteration_s is not repeated (the case is skipped, no rate derived).
+FIRST_CALL_GIVE_UP = 20.0
+
+
+def first_call(step: Step, clock: Clock, before: Hook | None, max_iteration_s: float | None) -> float:
+    """One call that is never judged nor used for a rate: one-time work happens here (library handles,
+    lazy kernel loading, oneDNN JIT, TunableOp tuning). Returns its seconds, kept in the warm-up record.
+
+    Raises TooSlow (iteration_s None) only when it exceeds FIRST_CALL_GIVE_UP x max_iteration_s."""
+    seconds = clock.time_samples(step, 1, 1, before)[0]
+    if max_iteration_s and seconds > FIRST_CALL_GIVE_UP * max_iteration_s:
+        raise TooSlow(f"too slow here: the first call took {seconds:.1f} s, over {FIRST_CALL_GIVE_UP:g} x "
+                      f"max_iteration_s ({max_iteration_s} s); not repeated", None, first_call_s=seconds)
+    return seconds
+
+
 def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None,
             max_iteration_s: float | None = None) -> tuple[int, dict[str, Any]]:
     """Run until per-iteration time is stable (and at least warmup_min_s), capped at warmup_max_s.
 
-    Also calibrates iterations per sample. Returns (iterations, warm-up record). Raises
-    TooSlow when the very first iteration already takes longer than max_iteration_s."""
+    Also calibrates iterations per sample. Returns (iterations, warm-up record). The first call is
+    set apart (first_call); TooSlow is judged on the second, the first timed iteration, when it
+    already takes longer than max_iteration_s."""
+    first_call_s = first_call(step, clock, before, max_iteration_s)
     iterations, spent, per_iteration = 1, 0.0, []
     while True:
         total = clock.time_samples(step, iterations, 1, before)[0]
@@ -76,7 +94,7 @@ def warm_up(step: Step, clock: Clock, policy: TimingPolicy, before: Hook | None,
         stable = _is_stable(per_iteration, policy) and spent >= policy.warmup_min_s
         if stable or spent >= policy.warmup_max_s:
             record = {"samples": len(per_iteration), "seconds": spent, "stable": stable,
-                      "last_per_iteration_s": per_iteration[-policy.warmup_window:]}
+                      "first_call_s": first_call_s, "last_per_iteration_s": per_iteration[-policy.warmup_window:]}
             return iterations, record
 
 
@@ -90,6 +108,27 @@ def measure(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook 
     iterations, warmup = warm_up(step, clock, policy, before_sample, max_iteration_s)
     with window():
         return _sample(step, clock, policy, before_sample, iterations, warmup, on_samples or (lambda n: None))
+
+
+def fastest(options: dict[str, Callable[[], None]], step: Step, clock: Clock, policy: TimingPolicy,
+            before_sample: Hook | None = None, samples: int = 3,
+            max_iteration_s: float | None = None) -> tuple[str, dict[str, float]]:
+    """Select each option in turn (e.g. an SDPA backend), time `step` briefly under it (a set-apart
+    first call, one judged call, then `samples` samples of >= min_sample_s) and return (fastest name,
+    median seconds per call of each). An option whose judged call exceeds max_iteration_s is not
+    sampled further (that call is its figure). The caller selects the winner and measures it in full."""
+    seconds: dict[str, float] = {}
+    for name, select in options.items():
+        select()
+        clock.time_samples(step, 1, 1, before_sample)  # one-time work lands here
+        per_call = clock.time_samples(step, 1, 1, before_sample)[0]
+        if max_iteration_s and per_call > max_iteration_s:
+            seconds[name] = per_call
+            continue
+        iterations = _iterations_for(per_call, policy)
+        totals = clock.time_samples(step, iterations, samples, before_sample)
+        seconds[name] = stats.summarize([t / iterations for t in totals])["median"]
+    return min(seconds, key=seconds.__getitem__), seconds
 
 
 def _sample(step: Step, clock: Clock, policy: TimingPolicy, before_sample: Hook | None, iterations: int,

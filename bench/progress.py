@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Mapping, TextIO
 
 from bench.kernels.base import Case
+from bench.observers import QuietObserver
 
 # --- the count -------------------------------------------------------------------------------
 
@@ -183,13 +184,6 @@ class RunProgress:
 
 # --- plain observers --------------------------------------------------------------------------
 
-class QuietObserver:
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, m: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
-    def close(self) -> None: ...
-
-
 class LineObserver:
     """One progress line per case on stderr (for logs and non-terminals), counted over the whole run:
     `[36/≤58 peak search fp32 trial 2/≤24 · ETA 1:10] gemm/...: 0.9 TFLOPS`."""
@@ -227,8 +221,10 @@ def make_observer(quiet: bool, json: bool, stream: TextIO, config: Mapping[str, 
     if quiet or json:
         return QuietObserver()
     if getattr(stream, "isatty", lambda: False)():
-        from rich.console import Console
-
+        try:
+            from rich.console import Console  # optional: a lean install shows plain lines
+        except ImportError:
+            return LineObserver(stream, config)
         return LiveObserver(Console(file=stream), config)
     return LineObserver(stream, config)
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import platform
 from typing import Any, Mapping
 
-from pytest_benchmark import __version__ as PYTEST_BENCHMARK_VERSION
-from pytest_benchmark.stats import Stats
-
 FILENAME = "pytest-benchmark.json"
 
 
 def benchmark_stats(samples_s: list[float], iterations: int) -> dict[str, Any]:
     """pytest-benchmark `stats` block (seconds per iteration) from raw per-iteration samples."""
+    from pytest_benchmark.stats import Stats  # optional library: imported when an export is made
+
     stats = Stats()
     for sample in samples_s:
         stats.update(sample)
@@ -58,6 +57,21 @@ def machine_info(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def available() -> bool:
+    """Whether pytest-benchmark (whose Stats class makes the figures) is installed."""
+    try:
+        import pytest_benchmark.stats  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _plugin_version() -> str:
+    from pytest_benchmark import __version__
+
+    return __version__
+
+
 def to_pytest_benchmark(run: Mapping[str, Any]) -> dict[str, Any]:
     """The whole run as one pytest-benchmark JSON document (`benchmarks` sorted as measured)."""
     tool = run.get("tool") or {}
@@ -67,5 +81,5 @@ def to_pytest_benchmark(run: Mapping[str, Any]) -> dict[str, Any]:
                         "branch": None, "time": run.get("started_at")},
         "benchmarks": [_benchmark(m) for m in run.get("measurements", []) if m.get("timing", {}).get("samples_s")],
         "datetime": run.get("ended_at") or run.get("started_at"),
-        "version": PYTEST_BENCHMARK_VERSION,
+        "version": _plugin_version(),
     }

@@ -8,14 +8,16 @@ use the same checks: per-measurement stats and throughput (bench.stats, bench.me
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-from bench import metrics, stats
 from bench.errors import RecordError
 from bench.record.folder import VERDICT_FILE, read_verdict
+from bench.summary import build_summary, derive_measurement
+from bench.telemetry import throughput_per_watt
+from bench.uncertainty import for_measurement
+from bench.verdict import Verdict, check_run
 
 REL_TOL = 1e-9  # stored JSON floats round-trip exactly; this only absorbs summation order
 
@@ -72,44 +74,22 @@ def iter_measurements(run: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]
             yield f"unit {u} measurement {measurement.get('id', index)}", measurement
 
 
-def throughput_from(measurement: dict[str, Any], summary: dict[str, float]) -> dict[str, Any]:
-    """Throughput block from work and time stats, as the harness stores it (median-based)."""
-    stored = measurement.get("throughput") or {}
-    unit = stored.get("unit") or ("GB/s" if measurement.get("suite") == "stream" else "TFLOPS")
-    work = measurement.get("work") or {}
-    if unit == "GB/s":
-        rate, amount = metrics.gb_per_second, work.get("bytes")
-    else:
-        rate, amount = metrics.tera_per_second, work.get("flops")
-    if not amount:
-        raise ValueError(f"no work amount for unit {unit}")
-    value = rate(amount, summary["median"])
-    low, high = metrics.throughput_interval(value, (summary["ci95_low"], summary["ci95_high"]), summary["median"])
-    return {"value": value, "unit": unit, "statistic": "median", "ci95": [low, high],
-            "best": rate(amount, summary["min"])}
-
-
 def _derive(measurement: dict[str, Any], samples: list[float]) -> tuple[dict[str, float], dict[str, Any]]:
-    """(stats, throughput) as the harness derives them: bench.summary.derive_measurement when present."""
-    derive = _optional("bench.summary", "derive_measurement")
-    unit = (measurement.get("throughput") or {}).get("unit")
-    if derive is not None and unit:
-        derived = derive(samples, measurement.get("work") or {}, unit)
-        return derived["stats"], derived["throughput"]
-    fresh = stats.summarize(samples)
-    return fresh, throughput_from(measurement, fresh)
+    """(stats, throughput) exactly as the harness derives them (bench.summary.derive_measurement)."""
+    unit = (measurement.get("throughput") or {}).get("unit") or ("GB/s" if measurement.get("suite") == "stream"
+                                                                  else "TFLOPS")
+    derived = derive_measurement(samples, measurement.get("work") or {}, unit)
+    return derived["stats"], derived["throughput"]
 
 
 def _check_extras(label: str, measurement: dict[str, Any]) -> list[str]:
     """Energy efficiency and the uncertainty budget, from the stored telemetry window and samples."""
     findings = []
     throughput, window = measurement.get("throughput") or {}, measurement.get("telemetry")
-    per_watt = _optional("bench.telemetry", "throughput_per_watt")
-    if "per_watt" in throughput and per_watt is not None and window is not None:
-        fresh = per_watt(throughput["value"], throughput.get("unit"), window)
+    if "per_watt" in throughput and window is not None:
+        fresh = throughput_per_watt(throughput["value"], throughput.get("unit"), window)
         findings += diff(throughput["per_watt"], fresh, f"{label}: throughput.per_watt")
-    for_measurement = _optional("bench.uncertainty", "for_measurement")
-    if measurement.get("uncertainty") is not None and for_measurement is not None:
+    if measurement.get("uncertainty") is not None:
         bare = {k: v for k, v in measurement.items() if k != "uncertainty"}
         findings += diff(measurement["uncertainty"], for_measurement(bare, window), f"{label}: uncertainty")
     return findings
@@ -137,19 +117,8 @@ def check_measurement(label: str, measurement: dict[str, Any]) -> list[str]:
     return findings
 
 
-def _optional(module: str, name: str) -> Callable | None:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 def check_summary(run: dict[str, Any], result: Recomputation) -> None:
     if "summary" not in run:
-        return
-    build_summary = _optional("bench.summary", "build_summary")
-    if build_summary is None:
-        result.notes.append("summary not recomputed: bench.summary.build_summary is not available")
         return
     try:
         fresh = build_summary(run)
@@ -160,14 +129,9 @@ def check_summary(run: dict[str, Any], result: Recomputation) -> None:
 
 
 def _criteria_outcomes(verdict: dict[str, Any]) -> dict[str, Any]:
-    criteria = verdict.get("criteria") or []
-    if isinstance(criteria, dict):
-        return {str(k): (v.get("outcome") if isinstance(v, dict) else v) for k, v in criteria.items()}
-    out = {}
-    for i, row in enumerate(c for c in criteria if isinstance(c, dict)):
-        name = str(row.get("id") or row.get("name") or i)
-        out[f"{row['check']}/{name}" if row.get("check") else name] = row.get("outcome")
-    return out
+    """{"check/id": outcome} of a verdict's criteria (bench.record.schema.Criterion rows)."""
+    rows = [row for row in verdict.get("criteria") or [] if isinstance(row, dict)]
+    return {f"{row.get('check')}/{row.get('id')}": row.get("outcome") for row in rows}
 
 
 def verdict_parameters(stored: dict[str, Any]) -> dict[str, Any]:
@@ -193,19 +157,11 @@ def check_verdict(run: dict[str, Any], result: Recomputation) -> None:
     stored = run.get("verdict")
     if not stored:
         return
-    check_run = _optional("bench.verdict", "check_run")
-    if check_run is None:
-        result.notes.append("verdict not recomputed: bench.verdict.check_run is not available")
-        return
     try:
-        fresh = _rerun_verdict(check_run, run, stored)
-    except Exception as exc:
+        fresh = _rerun_verdict(run, stored).to_dict()
+    except Exception as exc:  # a malformed run must become a finding, not a traceback
         result.findings.append(f"verdict: cannot be recomputed ({type(exc).__name__}: {exc})")
         return
-    if hasattr(fresh, "to_dict"):
-        fresh = fresh.to_dict()
-    elif dataclasses.is_dataclass(fresh):
-        fresh = dataclasses.asdict(fresh)
     if stored.get("verdict") != fresh.get("verdict"):
         result.findings.append(f"verdict: stored {stored.get('verdict')!r}, recomputed {fresh.get('verdict')!r}")
     mine, theirs = _criteria_outcomes(stored), _criteria_outcomes(fresh)
@@ -214,16 +170,10 @@ def check_verdict(run: dict[str, Any], result: Recomputation) -> None:
             result.findings.append(f"verdict criterion {name}: stored {mine.get(name)!r}, recomputed {theirs.get(name)!r}")
 
 
-def _rerun_verdict(check_run: Callable, run: dict[str, Any], stored: dict[str, Any]) -> Any:
-    """Call bench.verdict.check_run with the parameters the stored verdict records."""
-    import inspect
-
-    params = verdict_parameters(stored)
-    accepted = inspect.signature(check_run).parameters
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    kwargs = {k: v for k, v in params.items() if takes_kwargs or k in accepted}
+def _rerun_verdict(run: dict[str, Any], stored: dict[str, Any]) -> Verdict:
+    """bench.verdict.check_run with the parameters the stored verdict records."""
     run_without_verdict = {k: v for k, v in run.items() if k != "verdict"}
-    return check_run(run_without_verdict, **kwargs)
+    return check_run(run_without_verdict, **verdict_parameters(stored))
 
 
 def with_stored_verdict(run: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:

@@ -25,11 +25,16 @@ from typing import Any, Mapping
 
 from bench import metrics
 from bench.errors import UsageError
+from bench.fleet import LotManifest, aggregate, unit_summaries
+from bench.fleet import render_markdown as fleet_markdown
 from bench.health import HealthLine, health_lines, shape_label
+from bench.multiunit import unit_runs
 from bench.profiles import Profile, list_profiles
-from bench.record.folder import read_verdict
+from bench.recompute import run_labels
+from bench.record.folder import SIGNATURE_FILE, read_verdict
 from bench.record.jsonfile import write_text_atomic
-from bench.report_figures import _bytes, _num, figures, render_figures  # noqa: F401  (figures: public API)
+from bench.report_figures import _bytes, _num, figure_lot, figures, png_bytes, render_figures  # noqa: F401  (figures: public API)
+from bench.signing import signature_status
 from bench.specs import DeviceSpec, canonical_dtype, load_database
 from bench.verdict import read_run
 
@@ -37,7 +42,6 @@ FORMATS = ("html", "md", "all")
 FIGURE_DIR = "report-figures"
 REPORT_FILES = ("report.html", "report.md", FIGURE_DIR)
 PROFILE_METRICS = {"tpp": "TPP", "dram_bandwidth_gbps": "GB/s"}
-SIGNATURE_FILE = "signature.dsse.json"  # bench.signing.SIGNATURE_FILE (not imported: it needs cryptography)
 
 
 @dataclasses.dataclass
@@ -202,8 +206,6 @@ def _unit_data(run: dict[str, Any], verdict: Mapping[str, Any] | None, labels: l
 
 def gather_lot(folder: Path, run: dict[str, Any], verdicts: Mapping[str, Any] | None = None,
                profile: str | None = None) -> LotData:
-    from bench.multiunit import unit_runs
-
     units = []
     for label, unit_run in unit_runs(run):
         verdict = (verdicts or {}).get(label) or _load_verdict(folder / "units" / label, unit_run)
@@ -216,8 +218,6 @@ def gather_lot(folder: Path, run: dict[str, Any], verdicts: Mapping[str, Any] | 
 
 def stored_manifest(run: Mapping[str, Any]) -> Any:
     """The plan's manifest as stored in run.json, as a bench.fleet.LotManifest (None without one)."""
-    from bench.fleet import LotManifest
-
     plan = run.get("plan") or {}
     manifest = plan.get("manifest")
     block = manifest if isinstance(manifest, Mapping) else {"units": manifest}
@@ -231,15 +231,11 @@ def stored_manifest(run: Mapping[str, Any]) -> Any:
 
 def lot_table(folder: Path, run: Mapping[str, Any], profile: str | None = None) -> tuple[str, bool]:
     """What `bench fleet FOLDER --manifest PLAN` prints (bench/fleet.py renders it), and whether the lot is OK."""
-    from bench.fleet import aggregate, render_markdown
-
     report = aggregate([folder], manifest=stored_manifest(run), profile=profile)
-    return render_markdown(report), report.ok
+    return fleet_markdown(report), report.ok
 
 
 def _signature_status(folder: Path) -> str:
-    from bench.signing import signature_status
-
     status = signature_status(folder)
     if status == "unsigned":
         return "unsigned when this report was made (`bench sign` afterwards covers the report files too)"
@@ -247,8 +243,6 @@ def _signature_status(folder: Path) -> str:
 
 
 def run_labels_of(run: dict[str, Any]) -> list[str]:
-    from bench.recompute import run_labels
-
     return run_labels(run)
 
 
@@ -327,8 +321,6 @@ def identity_rows(data: ReportData) -> list[list[str]]:
 
 
 def _serial(run: Mapping[str, Any]) -> str | None:
-    from bench.fleet import unit_summaries
-
     summaries = unit_summaries(dict(run))
     return summaries[0].serial if summaries else None
 
@@ -641,8 +633,6 @@ LOT_HEADERS = ["unit", "verdict", "effective TPP ± U", "DRAM GB/s ± U", "healt
 
 
 def lot_figure_html(lot: LotData) -> str:
-    from bench.report_figures import figure_lot, png_bytes
-
     return _html_figure("lot", LOT_CAPTION, png_bytes(figure_lot(lot.units))) if lot.units else ""
 
 
@@ -805,8 +795,6 @@ def _write_lot(lot: LotData, fmt: str, out: Path) -> list[Path]:
     if fmt in ("html", "all"):
         written.append(_atomic(out / "report.html", render_lot_html(lot, figs)))
     if fmt in ("md", "all"):
-        from bench.report_figures import figure_lot, png_bytes
-
         paths = {unit: _write_figures(out, unit_figs, prefix=f"{_safe(unit)}-") for unit, unit_figs in figs.items()}
         lot_paths = _write_figures(out, {"lot": (LOT_CAPTION, png_bytes(figure_lot(lot.units)))}) if lot.units else {}
         written.append(_atomic(out / "report.md", render_lot_markdown(lot, paths, lot_paths)))

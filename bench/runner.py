@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 import random
 import socket
 import sys
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from bench import antidetect, audit, identity, metrics, stats, telemetry, uncertainty
+from bench import antidetect, audit, distributed, identity, metrics, stats, telemetry, uncertainty
 from bench import config as config_module
+from bench import probe as device_probe
 from bench import search as peak_search
 from bench.devices.base import Backend
 from bench.errors import MeasurementError, TooSlow
 from bench.kernels import gemm as gemm_suite
 from bench.kernels.base import Case, Kernel
 from bench.kernels.registry import SUITES
-from bench.policy import TimingPolicy, measure
+from bench.observers import Observer, QuietObserver
+from bench.policy import TimingPolicy, fastest, measure
 from bench.results import (
     METHOD_VERSION,
     SCHEMA_VERSION,
@@ -32,20 +35,7 @@ from bench.results import (
 from bench.summary import build_summary, derive_measurement
 from bench.timing import Clock
 
-
-class Observer(Protocol):
-    """Progress callbacks; the CLI renders them. All optional in practice (see NullObserver)."""
-
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, measurement: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
-    # Optional: samples_taken(case, count) hears the running sample count while a case is measured.
-
-
-class NullObserver:
-    def case_started(self, case: Case, number: int, total: int) -> None: ...
-    def measured(self, measurement: dict[str, Any]) -> None: ...
-    def skipped(self, skip: dict[str, Any]) -> None: ...
+MIN_SEARCH_SHARE = 0.15  # of search.max_seconds, for a dtype far below the TPP-setting one
 
 
 @dataclasses.dataclass
@@ -92,18 +82,25 @@ class Runner:
         self.backend = backend
         self.config = config
         self.writer = writer
-        self.observer = observer or NullObserver()
+        self.observer = observer or QuietObserver()
         self.options = options or RunOptions()
         self.info = backend.cached_info()
+        self.probe: device_probe.DeviceProbe | None = None
         self.rates: dict[tuple[str, str, str], float] = {}  # best work/s seen, to predict slow cases
+        # Least work whose first call alone was hopeless: larger cases of that kind are skipped unrun
+        # (a comparison of work, not a rate: a first call includes one-time work).
+        self.hopeless_work: dict[tuple[str, str, str], tuple[int, float]] = {}
 
     def cases(self) -> list[Case]:
         out = []
         for name, suite_config in self.config["suites"].items():
-            out.extend(SUITES[name].cases(suite_config, self.info))
+            out.extend(SUITES[name].cases(suite_config, self.info, self.probe))
         return out
 
     def run(self) -> dict[str, Any]:
+        # The harness's own cost, measured with the device's real clock (an injected test clock times cases only).
+        self.probe = device_probe.probe(self.backend.torch_device, self.backend.clock())
+        self.writer.run["probe"] = self.probe.to_dict()
         cases = self.cases()
         sources = telemetry.default_sources(self.info.to_dict())
         with telemetry.TelemetrySampler(sources, interval_s=self.options.telemetry_interval_s,
@@ -133,18 +130,26 @@ class Runner:
         self.writer.finish(status, **fields)
 
     # -- one case ---------------------------------------------------------------------
-    def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler) -> dict[str, Any] | None:
-        """Measure one case; the measurement, or None when it was skipped."""
+    def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler,
+                  timing: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Measure one case (`timing` overrides the suite's timing fields); the measurement, or None when skipped."""
         suite_config = self.config["suites"][case.suite]
         kernel = SUITES[case.suite].make_kernel(case, self.backend, seed=self.config["seed"])
         reason = self._preflight(case, kernel, suite_config)
+        if getattr(kernel, "collective", False):  # every rank runs a collective case, or none waits in it
+            reason = distributed.agree_on_skip(reason)
         if reason:
             return self._skip(case, reason)
-        policy = config_module.timing_policy(self.config, case.suite)
+        policy = self._resized(config_module.timing_policy(self.config, case.suite))
+        if timing:
+            policy = dataclasses.replace(policy, **timing)
         try:
             measurement = self._measure(case, kernel, policy, sampler)
         except TooSlow as exc:  # remember the rate so larger cases of this kind are skipped unrun
-            self._note_rate(case, kernel, exc.iteration_s)
+            if exc.iteration_s is not None:
+                self._note_rate(case, kernel, exc.iteration_s)
+            else:
+                self._note_hopeless(case, kernel, exc.first_call_s or 0.0)
             return self._skip(case, str(exc))
         except MeasurementError as exc:
             return self._skip(case, str(exc))
@@ -168,6 +173,8 @@ class Runner:
             best = self._best_gemm_shape(dtype)
             if best is None:
                 continue
+            if dtype == "fp8_e4m3":  # M12: fast accumulation beside the default, at the best shape
+                self._run_extra(gemm_suite.case_for(dtype, best, fast_accum=True), sampler)
             for pattern in gemm.get("data_patterns", ["normal"]):
                 if pattern != "normal":
                     self._run_extra(gemm_suite.case_for(dtype, best, input_distribution=pattern), sampler)
@@ -175,11 +182,12 @@ class Runner:
                 self._gemm_perturbed(dtype, best, {**config_module.SUITE_DEFAULTS["gemm"]["perturbation"],
                                                    **gemm["perturbation"]}, sampler)
 
-    def _run_extra(self, case: Case, sampler: telemetry.TelemetrySampler) -> dict[str, Any] | None:
+    def _run_extra(self, case: Case, sampler: telemetry.TelemetrySampler,
+                   timing: dict[str, Any] | None = None) -> dict[str, Any] | None:
         self._numbering[0] += 1
         self._numbering[1] = max(self._numbering)
         self.observer.case_started(case, *self._numbering)
-        return self._run_case(case, sampler)
+        return self._run_case(case, sampler, timing)
 
     def _standard_gemm(self, dtype: str) -> list[dict[str, Any]]:
         """This dtype's usable fixed-shape and search measurements (normal inputs, no variant)."""
@@ -195,27 +203,53 @@ class Runner:
         return best["shape"]["m"], best["shape"]["n"], best["shape"]["k"]
 
     def _gemm_search(self, dtype: str, gemm: dict[str, Any], sampler: telemetry.TelemetrySampler) -> None:
-        """Guided peak search (bench/search.py); every trial is a normal measurement with params.search_trial."""
+        """Guided peak search (bench/search.py). Trials are screened with the shorter `trial_timing`
+        (each is a normal measurement with params.search_trial); when a trial beats the known shapes,
+        its shape is measured again with the suite's own timing (params.search_confirm)."""
         options = {**config_module.SUITE_DEFAULTS["gemm"]["search"], **gemm["search"]}
+        tile = options.get("tile") or peak_search.default_tile(self.info.backend)
+        tile = math.lcm(tile, gemm_suite.shape_alignment(dtype))  # fp8/int8 sizes stay where their ops accept them
         space = peak_search.default_space(
-            self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=options.get("tile"),
+            self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=tile,
             min_size=options.get("min_size"), max_size=options.get("max_size"),
-            max_candidates=options["max_candidates"], start_sizes=options.get("start_sizes", ()))
-        budget = peak_search.SearchBudget(max_trials=options["max_trials"], max_seconds=options["max_seconds"],
+            max_candidates=options["max_candidates"], start_sizes=options.get("start_sizes", ()),
+            cache_bytes=self.info.last_level_cache_bytes, itemsize=gemm_suite.input_itemsize(dtype))
+        budget = peak_search.SearchBudget(max_trials=options["max_trials"],
+                                          max_seconds=options["max_seconds"] * self._search_share(dtype),
                                           patience=options["patience"], min_improvement=options["min_improvement"])
         known = [((m["shape"]["m"], m["shape"]["n"], m["shape"]["k"]), m["throughput"]["value"])
                  for m in self._standard_gemm(dtype)]
         trial_number = iter(range(1, 10**9))
+        screening = {**config_module.SUITE_DEFAULTS["gemm"]["search"]["trial_timing"], **options.get("trial_timing", {})}
 
         def evaluate(shape: tuple[int, int, int]) -> float | None:
             case = gemm_suite.case_for(dtype, shape, search_trial=next(trial_number))
-            measurement = self._run_extra(case, sampler)
+            measurement = self._run_extra(case, sampler, timing=screening)
             return measurement["throughput"]["value"] if measurement and measurement["status"] == "ok" else None
 
         record = peak_search.search(evaluate, space, budget, known=known).to_dict()
         record["dtype"] = dtype
+        record["trial_timing"] = screening
+        best = record.get("best")
+        if best and best["from"] != "known":
+            shape = best["shape"]
+            self._run_extra(gemm_suite.case_for(dtype, (shape["m"], shape["n"], shape["k"]), search_confirm=True),
+                            sampler)
         self.writer.run.setdefault("searches", {})[dtype] = record
         self.writer.flush()
+
+    def _search_share(self, dtype: str) -> float:
+        """Fraction of search.max_seconds this dtype gets: its TPP candidate (best rate x bit length)
+        over the best dtype's, at least MIN_SEARCH_SHARE. TPP is a maximum over dtypes, so the time
+        goes where a better shape can move it."""
+        tpp = {}
+        for name in self.config["suites"]["gemm"]["dtypes"]:
+            rates = [m["throughput"]["value"] for m in self._standard_gemm(name)]
+            if rates:
+                tpp[name] = max(rates) * metrics.bit_length(name)
+        if dtype not in tpp or not max(tpp.values()):
+            return MIN_SEARCH_SHARE
+        return max(MIN_SEARCH_SHARE, tpp[dtype] / max(tpp.values()))
 
     def _gemm_perturbed(self, dtype: str, best: tuple[int, int, int], options: dict[str, Any],
                         sampler: telemetry.TelemetrySampler) -> None:
@@ -225,14 +259,16 @@ class Runner:
         rng = random.Random(f"{self.writer.run['run_id']}/{dtype}")
         seeds = [rng.randrange(1, 2**31) for _ in range(options["variants"] + 1)]
         shapes = antidetect.perturbed_shapes(best, rng, options["variants"], options["min_offset"],
-                                             options["max_offset"])
+                                             options["max_offset"], align=gemm_suite.shape_alignment(dtype))
         plan = [gemm_suite.case_for(dtype, best, variant="standard")]
         plan.append(gemm_suite.case_for(dtype, best, variant="reseeded", seed=seeds[0]))
         plan += [gemm_suite.case_for(dtype, shape, variant="perturbed", seed=seed)
                  for shape, seed in zip(shapes, seeds[1:])]
         rng.shuffle(plan)  # no fixed order a detector could key on
-        for case in plan:
-            self._run_extra(case, sampler)
+        screening = {**config_module.SUITE_DEFAULTS["gemm"]["search"]["trial_timing"],
+                     **self.config["suites"]["gemm"].get("search", {}).get("trial_timing", {})}
+        for case in plan:  # all with the same (screening) timing, so they compare like with like
+            self._run_extra(case, sampler, timing=screening)
 
     def _samples_taken(self, case: Case, count: int) -> None:
         """Optional observer hook: the running sample count of the case being measured."""
@@ -254,6 +290,10 @@ class Runner:
         if free is not None and kernel.required_bytes() > 0.8 * free:
             return (f"does not fit memory: needs {kernel.required_bytes() / 2**30:.2f} GiB, "
                     f"{free / 2**30:.2f} GiB free (80% usable)")
+        hopeless = self.hopeless_work.get(self._rate_key(case))
+        if hopeless and self._work(kernel) >= hopeless[0] and not getattr(kernel, "collective", False):
+            return (f"too slow here: a case with less work took {hopeless[1]:.1f} s in its first call alone "
+                    f"(max_iteration_s {suite_config['max_iteration_s']} s)")
         rate = self.rates.get(self._rate_key(case))
         if rate and not getattr(kernel, "collective", False):  # ranks must agree on which collectives run
             estimate = self._work(kernel) / rate
@@ -276,6 +316,8 @@ class Runner:
         flush = self.backend.flush_cache() if policy.flush_cache else None
         try:
             kernel.setup()
+            alternatives = self._choose_alternative(kernel, clock, policy, flush,
+                                                    self.config["suites"][case.suite].get("max_iteration_s"))
             if hasattr(kernel, "measure_collective"):  # lockstep timing across ranks (kernels/interconnect.py)
                 timing = kernel.measure_collective(clock, policy, window=lambda: sampler.window(case.id))
             else:
@@ -288,13 +330,36 @@ class Runner:
         except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise MeasurementError(f"not supported here: {first_line[:300]}") from None
-        return self._record(case, kernel, policy, timing, check, sampler.summary(case.id))
+        measurement = self._record(case, kernel, policy, timing, check, sampler.summary(case.id))
+        if alternatives:
+            measurement["params"]["alternatives_s_per_call"] = alternatives
+        return measurement
+
+    def _resized(self, policy: TimingPolicy) -> TimingPolicy:
+        """Samples long enough that the probe's fixed per-sample cost stays under 1 % of one."""
+        if self.probe is None or self.probe.min_sample_s() <= policy.min_sample_s:
+            return policy
+        return dataclasses.replace(policy, min_sample_s=self.probe.min_sample_s())
+
+    @staticmethod
+    def _choose_alternative(kernel: Kernel, clock: Clock, policy: TimingPolicy, flush: Any,
+                            max_iteration_s: float | None) -> dict[str, float]:
+        """Time each way the kernel can run the case briefly and select the fastest (SDPA backends, M11)."""
+        options = kernel.alternatives()
+        if len(options) < 2:
+            return {}
+        best, seconds = fastest(options, kernel.step, clock, policy, flush, max_iteration_s=max_iteration_s)
+        options[best]()
+        return seconds
 
     def _record(self, case: Case, kernel: Kernel, policy: TimingPolicy, timing: Any, check: Any,
                 window: dict[str, Any]) -> dict[str, Any]:
         work = {"flops": kernel.flops(), "bytes": kernel.bytes_moved()}
         derived = derive_measurement(timing.samples_s, work, kernel.unit)
         warnings = _stat_warnings(derived["stats"], timing, policy) + telemetry.window_warnings(window)
+        overhead = self._overhead(derived["stats"]["median"] * timing.iterations)
+        if overhead and overhead["fraction_of_sample"] >= 0.01:
+            warnings.append(f"harness overhead is {overhead['fraction_of_sample']:.1%} of a sample")
         if not check.passed:
             warnings.append(f"wrong result: {check.detail}")
         measurement = {
@@ -302,7 +367,7 @@ class Runner:
             "shape": case.shape_dict, "params": {**case.params_dict, **kernel.record()}, "work": work,
             "timing": {"iterations": timing.iterations, "clock": timing.clock, "resolution_s": timing.resolution_s,
                        "stop_reason": timing.stop_reason, "warmup": timing.warmup, "policy": policy.to_dict(),
-                       "samples_s": timing.samples_s},
+                       "samples_s": timing.samples_s, **({"overhead": overhead} if overhead else {})},
             **derived, "check": check.to_dict(), "warnings": warnings,
             "status": "ok" if check.passed else "failed", "telemetry": window,
         }
@@ -312,6 +377,17 @@ class Runner:
         if check.passed:
             self._note_rate(case, kernel, derived["stats"]["median"])
         return measurement
+
+    def _overhead(self, sample_s: float) -> dict[str, float] | None:
+        if self.probe is None or sample_s <= 0:
+            return None
+        return {"per_sample_s": self.probe.per_sample_overhead_s,
+                "fraction_of_sample": self.probe.per_sample_overhead_s / sample_s}
+
+    def _note_hopeless(self, case: Case, kernel: Kernel, first_call_s: float) -> None:
+        key, work = self._rate_key(case), self._work(kernel)
+        if key not in self.hopeless_work or work < self.hopeless_work[key][0]:
+            self.hopeless_work[key] = (work, first_call_s)
 
     def _note_rate(self, case: Case, kernel: Kernel, iteration_s: float) -> None:
         key = self._rate_key(case)

@@ -49,6 +49,8 @@ class ShapeSpace:
     compute_units: int = 1  # SMs / CUs / cores: M x N output tiles are rounded to whole waves over them
     max_candidates: int = 8
     start_sizes: tuple[int, ...] = ()  # square-ish starting sizes; empty: geometric from min to max
+    cache_bytes: int | None = None  # last-level cache (L2 on GPUs): the cache-resident candidates fit it
+    itemsize: int = 2  # bytes per input element of the dtype searched
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -108,7 +110,8 @@ def default_tile(backend: str) -> int:
 
 def default_space(backend: str, compute_units: int | None, memory_bytes: int | None = None,
                   tile: int | None = None, min_size: int | None = None, max_size: int | None = None,
-                  max_candidates: int = 8, start_sizes: Sequence[int] = ()) -> ShapeSpace:
+                  max_candidates: int = 8, start_sizes: Sequence[int] = (), cache_bytes: int | None = None,
+                  itemsize: int = 2) -> ShapeSpace:
     """The search space for a device: tile from the backend, top size bounded by memory (bf16, 3 matrices)."""
     gpu = backend in GPU_BACKENDS
     tile = tile or default_tile(backend)
@@ -118,7 +121,7 @@ def default_space(backend: str, compute_units: int | None, memory_bytes: int | N
         top = min(top, max(tile, fits))
     return ShapeSpace(tile=tile, min_size=min_size or (1024 if gpu else 256), max_size=top,
                       compute_units=max(1, compute_units or 1), max_candidates=max_candidates,
-                      start_sizes=tuple(start_sizes))
+                      start_sizes=tuple(start_sizes), cache_bytes=cache_bytes, itemsize=itemsize)
 
 
 def wave_grid(m: float, n: float, tile: int, units: int) -> tuple[int, int]:
@@ -147,7 +150,14 @@ def _divisors(n: int) -> list[int]:
 
 
 def candidates(space: ShapeSpace) -> list[Shape]:
-    """Starting shapes, small to large (so "too slow" judgements learn from the small ones first)."""
+    """Starting shapes, small to large work (so "too slow" judgements learn from the small ones first).
+
+    The square-ish wave grids of the size ladder (`max_candidates` of them), plus, unless
+    `start_sizes` is given, one shape of each family a library may peak on: cache-resident (all
+    three matrices within half the last-level cache), long-K (M, N a quarter of K: mamf-finder's
+    best Hopper shapes), short-K, tall-skinny, short-wide and rectangular (M = 2N, K = N/2). The
+    refinement then adapts to the
+    family that measured best."""
     sizes = list(space.start_sizes) or _geometric(space.min_size, space.max_size, space.max_candidates)
     out: list[Shape] = []
     for size in sizes:
@@ -155,7 +165,30 @@ def candidates(space: ShapeSpace) -> list[Shape]:
         shape = (space.clamp(m), space.clamp(n), space.clamp(size))
         if shape not in out:
             out.append(shape)
-    return out[: space.max_candidates]
+    out = out[: space.max_candidates]
+    if not space.start_sizes:
+        out += [shape for shape in family_shapes(space) if shape not in out]
+    return sorted(out, key=_work)
+
+
+def family_shapes(space: ShapeSpace) -> list[Shape]:
+    """One shape per family around the middle of the size range (see candidates())."""
+    middle = math.sqrt(space.min_size * space.max_size)
+    c = space.clamp
+    shapes = [(c(middle / 2), c(middle / 2), c(space.max_size)),  # long-K, small M and N
+              (c(middle * 2), c(middle * 2), c(middle / 4)),  # short-K
+              (c(space.max_size), c(middle / 4), c(middle)),  # tall-skinny
+              (c(middle / 4), c(space.max_size), c(middle)),  # short-wide
+              (c(middle * 2), c(middle), c(middle / 2))]  # rectangular, moderate K (Zen 3 MKL fp32 peaks near here)
+    if space.cache_bytes:
+        fits = math.sqrt(space.cache_bytes / 2 / (3 * space.itemsize))  # three fitting squares
+        shapes.append((c(fits), c(2 * fits), c(2 * fits)))  # about 1/4 of the LLC per operand: A, B, C resident
+        shapes.append((c(fits), c(fits), c(fits)))
+    unique: list[Shape] = []
+    for shape in shapes:
+        if shape not in unique:
+            unique.append(shape)
+    return unique
 
 
 def _fitting_wave_grid(size: float, space: ShapeSpace) -> tuple[int, int]:

@@ -34,9 +34,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from bench import __version__
 from bench.errors import ConfigError, ResultsError, UsageError
-from bench.evidence import SIGNATURE_FILE, loads_strict, read_json_file, safe_relative_path, sha256_file
+from bench.evidence import (
+    SIGNATURE_FILE,
+    loads_strict,
+    read_json_file,
+    read_verdict_file,
+    safe_relative_path,
+    sha256_file,
+    stale_verdict,
+)
+from bench.recompute import VERDICT_FILE, diff, recompute_run, run_labels
 from bench.record import folder as run_folder
 from bench.record.jsonfile import write_json
+from bench.record.units import unit_summaries
 
 EXCLUDED_FILES = frozenset({SIGNATURE_FILE})  # paths relative to the run folder, never in the manifest
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -197,10 +207,6 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 def build_statement(run_dir: str | Path, run: dict[str, Any], public_key: Ed25519PublicKey,
                     signed_at: str | None = None) -> dict[str, Any]:
     """The in-toto Statement v1 for a run folder: files as subjects, run facts as predicate."""
-    from bench.fleet import (
-        unit_summaries,  # here, not at the top: fleet imports this module's status
-    )
-
     manifest = build_manifest(run_dir)
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {
@@ -518,8 +524,6 @@ def _verify_envelope(run_dir: Path, envelope_path: Path, public_keys: list[Ed255
 
 
 def _verify_numbers(run_dir: Path, result: Verification, recompute: bool) -> None:
-    from bench.recompute import recompute_run, run_labels
-
     try:
         run = read_run(run_dir)
         run = _with_verdict_file(run, run_dir, result)
@@ -536,8 +540,6 @@ def _verify_numbers(run_dir: Path, result: Verification, recompute: bool) -> Non
 
 def _with_verdict_file(run: dict[str, Any], run_dir: Path, result: Verification) -> dict[str, Any]:
     """run.json with verdict.json's verdict, after checking it is strict JSON and judged this run.json."""
-    from bench.evidence import read_verdict_file, stale_verdict
-    from bench.recompute import VERDICT_FILE
 
     path = run_dir / VERDICT_FILE
     if not path.is_file():
@@ -593,8 +595,6 @@ def _unit_agrees(run_dir: Path, folder: str, label: str, record: dict[str, Any])
         own = dict(run_folder.read_run(path))
     except ResultsError as exc:
         return [f"unit {label}: {exc}"]
-    from bench.recompute import diff
-
     findings = []
     for key in sorted(set(own) | set(record), key=str):
         if key in UNIT_RECORD_ONLY:

@@ -1,24 +1,22 @@
-"""Stream triad: the harness's measurement vs a small compiled C OpenMP loop.
+"""Streams: the harness's copy, add and triad against the same loops compiled from C (OpenMP).
 
-Acceptance (issue 2): the harness's triad reads >= 90% of the C triad, same threads, same
-array size (bench.kernels.stream.dram_array_bytes of the chosen suite on this CPU), same dtype
-(fp32), STREAM byte counting (3 arrays x elements x 4 bytes).
+Acceptance (issue 14 goal 2): each harness median >= 95 % of the C median at the same array size,
+threads and dtype (fp32), STREAM byte counting; best against best is printed too.
 
-The C source is benchmarks/c/triad.c; it is compiled here with `gcc -O3 -march=native -fopenmp`
-into a temporary folder. C and harness measurements are interleaved in rounds so both see the
-same background load (this machine is shared; a lone burst of contention would otherwise
-land on one side only).
+Size: the suite's own DRAM array size on this device (bench.kernels.stream.dram_array_bytes with
+the run's first probe), or --mib. The C source is benchmarks/c/stream.c, compiled here with
+`gcc -O3 -march=native -fopenmp` into a temporary folder. Two comparisons per kernel:
 
-A second, paired comparison loads the same C loop as a shared library (it then shares torch's
-libgomp thread pool) and runs it on the harness kernel's own tensors, alternating one C pass and
-one harness step: each pair sees the same load, so the median of per-pair ratios isolates the
-kernel from background noise.
+1. separate processes, interleaved in rounds: one C process (first touch in parallel, `--repeats`
+   passes, every pass timed) then one harness measurement (StreamKernel + bench.policy.measure with
+   the suite's timing); pooled medians and bests;
+2. paired (the verdict): the same C loop loaded as a shared library (it then uses torch's libgomp
+   thread pool) runs on the harness kernel's own tensors, alternating one C pass and one harness
+   step; the median of the per-pair ratios. Both see the same background load.
 
-    python benchmarks/stream_vs_c.py               # default suite (256 MiB arrays here)
-    python benchmarks/stream_vs_c.py --suite quick  # quick suite (4 x LLC = 128 MiB here)
-    python benchmarks/stream_vs_c.py --quick        # fewer rounds
+    python benchmarks/stream_vs_c.py [--suite quick|default] [--quick] [--mib 256]
 
-Not a test; prints figures and PASS/FAIL (the verdict is the paired ratio), exit 0 on PASS, 1 on FAIL.
+Not a test; prints figures and PASS/FAIL per kernel, exit 0 when every kernel passes.
 """
 
 from __future__ import annotations
@@ -33,153 +31,174 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
 from bench import metrics
+from bench import probe as device_probe
 from bench.config import load_suite_config, timing_policy
 from bench.devices.cpu import CpuBackend
 from bench.kernels import stream
 from bench.policy import measure
 
-C_SOURCE = Path(__file__).resolve().parent / "c" / "triad.c"
-THRESHOLD = 0.90
+C_SOURCE = Path(__file__).resolve().parent / "c" / "stream.c"
+THRESHOLD = 0.95
+KERNELS = ("copy", "add", "triad")
 
 
-def compile_triad(folder: Path) -> tuple[Path, Path]:
-    """(program, shared library) built from benchmarks/c/triad.c."""
+def compile_stream(folder: Path) -> tuple[Path, Path]:
+    """(program, shared library) built from benchmarks/c/stream.c."""
     compiler = shutil.which("gcc")
     if compiler is None:
         sys.exit("gcc not found: the C reference cannot be built")
     flags = [compiler, "-O3", "-march=native", "-fopenmp", str(C_SOURCE)]
-    binary, library = folder / "triad", folder / "triad.so"
+    binary, library = folder / "stream", folder / "stream.so"
     subprocess.run(flags + ["-o", str(binary)], check=True)
-    subprocess.run(flags + ["-shared", "-fPIC", "-DTRIAD_LIBRARY_ONLY", "-o", str(library)], check=True)
+    subprocess.run(flags + ["-shared", "-fPIC", "-DSTREAM_LIBRARY_ONLY", "-o", str(library)], check=True)
     return binary, library
 
 
-def c_triad_seconds(binary: Path, elements: int, repeats: int, threads: int) -> list[float]:
-    """Per-pass seconds of `repeats` triad passes in one fresh process (first touch in parallel)."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_PROC_BIND": os.environ.get("OMP_PROC_BIND", "false")}
-    done = subprocess.run([str(binary), str(elements), str(repeats)], env=env, check=True,
+def c_seconds(binary: Path, kernel: str, elements: int, repeats: int, threads: int) -> list[float]:
+    """Per-pass seconds of `repeats` passes in one fresh process."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run([str(binary), kernel, str(elements), str(repeats)], env=env, check=True,
                           capture_output=True, text=True)
     return [float(line) for line in done.stdout.split()]
 
 
-def triad_case(config: dict, info) -> stream.Case:
-    suite = {**config["suites"]["stream"], "kernels": ["triad"], "sweep": {"enabled": False}}
-    return next(iter(stream.cases(suite, info)))
+def harness_kernel(kernel: str, elements: int, backend: CpuBackend, seed: int) -> stream.StreamKernel:
+    case = stream._case(kernel, "fp32", elements, backend.info().last_level_cache_bytes or 1, "dram")
+    return stream.StreamKernel(case, backend, seed=seed)
 
 
-def harness_triad_seconds(config: dict, backend: CpuBackend) -> tuple[list[float], int, dict]:
-    """(per-iteration samples, bytes per iteration, check) of the harness's own triad measurement."""
-    case = triad_case(config, backend.info())
-    kernel = stream.StreamKernel(case, backend, seed=config["seed"])
-    policy = timing_policy(config, "stream")
-    kernel.setup()
+def harness_seconds(kernel: str, elements: int, config: dict, backend: CpuBackend) -> list[float]:
+    """Per-iteration samples of the harness's own measurement (the suite's timing policy)."""
+    k = harness_kernel(kernel, elements, backend, config["seed"])
+    k.setup()
     try:
-        timing = measure(kernel.step, backend.clock(), policy)
-        check = kernel.check()
-        return timing.samples_s, kernel.bytes_moved(), {"passed": check.passed, "detail": check.detail}
+        timing = measure(k.step, backend.clock(), timing_policy(config, "stream"))
+        if not k.check().passed:
+            sys.exit(f"harness {kernel} check failed")
+        return timing.samples_s
     finally:
-        kernel.teardown()
+        k.teardown()
 
 
-def paired_seconds(library: Path, config: dict, backend: CpuBackend, pairs: int) -> tuple[list[float], list[float]]:
-    """(C seconds, harness seconds) of `pairs` alternating passes over the harness kernel's tensors."""
-    triad = ctypes.CDLL(str(library)).stream_triad
-    triad.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_long, ctypes.c_float]
-    kernel = stream.StreamKernel(triad_case(config, backend.info()), backend, seed=config["seed"])
-    kernel.setup()
+def c_step(library: ctypes.CDLL, kernel: str, k: stream.StreamKernel) -> Callable[[], None]:
+    """The C loop on the harness kernel's tensors, with the harness's argument order."""
+    ptr = lambda t: ctypes.c_void_p(t.data_ptr())  # noqa: E731
+    if kernel == "copy":  # harness: c.copy_(a)
+        return lambda: library.stream_copy(ptr(k.c), ptr(k.a), ctypes.c_long(k.elements))
+    if kernel == "add":  # harness: c = a + b
+        return lambda: library.stream_add(ptr(k.c), ptr(k.a), ptr(k.b), ctypes.c_long(k.elements))
+    return lambda: library.stream_triad(ptr(k.a), ptr(k.b), ptr(k.c), ctypes.c_long(k.elements),
+                                        ctypes.c_float(stream.SCALAR))
+
+
+def paired_seconds(library: ctypes.CDLL, kernel: str, elements: int, backend: CpuBackend,
+                   pairs: int) -> tuple[list[float], list[float]]:
+    """(C seconds, harness seconds) of `pairs` alternating passes over the same tensors."""
+    k = harness_kernel(kernel, elements, backend, 0)
+    k.setup()
     try:
-        def c_step() -> None:
-            triad(kernel.a.data_ptr(), kernel.b.data_ptr(), kernel.c.data_ptr(), kernel.elements, stream.SCALAR)
+        run_c = c_step(library, kernel, k)
         for _ in range(3):  # warm both
-            c_step()
-            kernel.step()
-        c_times, h_times = [], []
+            run_c()
+            k.step()
+        c_times: list[float] = []
+        h_times: list[float] = []
         for _ in range(pairs):
-            for step, times in ((c_step, c_times), (kernel.step, h_times)):
+            for step, times in ((run_c, c_times), (k.step, h_times)):
                 start = time.perf_counter_ns()
                 step()
                 times.append((time.perf_counter_ns() - start) * 1e-9)
-        if not kernel.check().passed:
-            sys.exit("harness triad check failed after the paired passes")
+        if not k.check().passed:
+            sys.exit(f"harness {kernel} check failed after the paired passes")
         return c_times, h_times
     finally:
-        kernel.teardown()
+        k.teardown()
 
 
-def figures(samples_s: list[float], nbytes: int) -> tuple[float, float]:
+def gbs(nbytes: int, seconds: list[float]) -> tuple[float, float]:
     """(median GB/s, best GB/s)."""
-    return metrics.gb_per_second(nbytes, statistics.median(samples_s)), metrics.gb_per_second(nbytes, min(samples_s))
+    return metrics.gb_per_second(nbytes, statistics.median(seconds)), metrics.gb_per_second(nbytes, min(seconds))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", default="default", help="suite whose stream config sets size and timing")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved C/harness rounds")
-    parser.add_argument("--repeats", type=int, default=30, help="C triad passes per round")
-    parser.add_argument("--pairs", type=int, default=100, help="alternating C/harness passes, paired view")
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 15 C passes, 30 pairs")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.rounds, args.repeats, args.pairs = 2, 15, 30
+def compare(kernel: str, elements: int, config: dict, backend: CpuBackend, binary: Path, library: ctypes.CDLL,
+            args: argparse.Namespace, threads: int) -> dict[str, Any]:
+    reads, writes = stream.WEIGHTS[kernel]
+    nbytes = (reads + writes) * elements * 4
+    c_all: list[float] = []
+    h_all: list[float] = []
+    for _ in range(args.rounds):
+        c_all += c_seconds(binary, kernel, elements, args.repeats, threads)
+        h_all += harness_seconds(kernel, elements, config, backend)
+    pair_c, pair_h = paired_seconds(library, kernel, elements, backend, args.pairs)
+    (c_med, c_best), (h_med, h_best) = gbs(nbytes, c_all), gbs(nbytes, h_all)
+    (pc_med, pc_best), (ph_med, ph_best) = gbs(nbytes, pair_c), gbs(nbytes, pair_h)
+    return {"kernel": kernel, "c_median": c_med, "c_best": c_best, "h_median": h_med, "h_best": h_best,
+            "pair_c_median": pc_med, "pair_c_best": pc_best, "pair_h_median": ph_med, "pair_h_best": ph_best,
+            "paired_ratio": statistics.median(c / h for c, h in zip(pair_c, pair_h))}
 
+
+def array_elements(args: argparse.Namespace, config: dict, backend: CpuBackend) -> int:
+    if args.mib:
+        return args.mib * 2**20 // 4
+    found = device_probe.probe(backend.torch_device, backend.clock())
+    return stream.dram_array_bytes(config["suites"]["stream"], backend.info(), found) // 4
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     config = load_suite_config(args.suite)
     backend = CpuBackend()
     info = backend.info()
     threads = torch.get_num_threads()
-    array_bytes = stream.dram_array_bytes(config["suites"]["stream"], info)
-    if config["suites"]["stream"]["dtype"] != "fp32":
-        print(f"note: suite {args.suite} streams {config['suites']['stream']['dtype']}; the C loop is fp32")
-    elements = array_bytes // 4
-    c_bytes = 3 * elements * 4  # STREAM: read b, read c, write a
-    print(f"CPU: {info.name}; LLC {info.last_level_cache_bytes / 2**20:.0f} MiB; torch {torch.__version__}, "
-          f"{threads} threads; suite {args.suite}: {array_bytes / 2**20:.0f} MiB per array, {elements} fp32 elements")
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
-
-    c_all, h_all, round_ratios = [], [], []
+    elements = array_elements(args, config, backend)
+    print(f"CPU: {info.name} ({info.architecture}); LLC {info.last_level_cache_bytes / 2**20:.0f} MiB; "
+          f"torch {torch.__version__}, {threads} threads; {elements * 4 / 2**20:.0f} MiB per array (fp32); "
+          f"load average {os.getloadavg()[0]:.2f}")
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
-        binary, library = compile_triad(Path(folder))
-        for number in range(1, args.rounds + 1):
-            c_samples = c_triad_seconds(binary, elements, args.repeats, threads)
-            h_samples, h_bytes, check = harness_triad_seconds(config, backend)
-            if h_bytes != c_bytes:
-                sys.exit(f"byte counts differ: harness {h_bytes}, C {c_bytes}")
-            if not check["passed"]:
-                sys.exit(f"harness triad check failed: {check['detail']}")
-            c_med, c_best = figures(c_samples, c_bytes)
-            h_med, h_best = figures(h_samples, h_bytes)
-            round_ratios.append(h_med / c_med)
-            c_all += c_samples
-            h_all += h_samples
-            print(f"round {number}: C median {c_med:6.2f} best {c_best:6.2f} GB/s | harness median {h_med:6.2f} "
-                  f"best {h_best:6.2f} GB/s ({len(h_samples)} samples) | ratio of medians {h_med / c_med:.3f}")
-        pair_c, pair_h = paired_seconds(library, config, backend, args.pairs)
+        binary, library_path = compile_stream(Path(folder))
+        library = ctypes.CDLL(str(library_path))
+        for kernel in args.kernels.split(","):
+            rows.append(compare(kernel, elements, config, backend, binary, library, args, threads))
+    return rows
 
-    c_med, c_best = figures(c_all, c_bytes)
-    h_med, h_best = figures(h_all, c_bytes)
-    ratio_median, ratio_best = h_med / c_med, h_best / c_best
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print(f"C triad       : median {c_med:6.2f} GB/s, best {c_best:6.2f} GB/s ({len(c_all)} passes)")
-    print(f"harness triad : median {h_med:6.2f} GB/s, best {h_best:6.2f} GB/s ({len(h_all)} samples)")
-    print(f"ratio harness/C: median {ratio_median:.3f}, best {ratio_best:.3f}, "
-          f"median of per-round ratios {statistics.median(round_ratios):.3f}")
-    pair_ratio = statistics.median(c / h for c, h in zip(pair_c, pair_h))  # time ratio = bandwidth ratio h/c
-    pc_med, pc_best = figures(pair_c, c_bytes)
-    ph_med, ph_best = figures(pair_h, c_bytes)
-    print(f"paired, same tensors, same thread pool ({len(pair_c)} pairs): C median {pc_med:6.2f} best {pc_best:6.2f}"
-          f" GB/s | harness median {ph_med:6.2f} best {ph_best:6.2f} GB/s | median per-pair ratio {pair_ratio:.3f}")
-    separate_passed = ratio_median >= THRESHOLD and ratio_best >= THRESHOLD
-    print(f"{'PASS' if separate_passed else 'FAIL'}: separate processes, median and best >= {THRESHOLD:.0%}")
-    if os.getloadavg()[0] > threads:
-        print(f"  (load average above {threads}: other processes share these cores, so separate-process figures "
-              f"are noise-dominated; the paired figure is the verdict)")
-    passed = pair_ratio >= THRESHOLD
-    print(f"{'PASS' if passed else 'FAIL'}: harness triad >= {THRESHOLD:.0%} of the C triad "
-          f"(paired median ratio {pair_ratio:.3f})")
-    return 0 if passed else 1
+
+def print_rows(rows: list[dict[str, Any]]) -> bool:
+    print(f"{'kernel':6s} | {'C med':>7s} {'C best':>7s} | {'harn med':>8s} {'harn best':>9s} | "
+          f"{'med ratio':>9s} {'best ratio':>10s} | {'paired C':>8s} {'paired h':>8s} {'paired ratio':>12s}")
+    passed = True
+    for r in rows:
+        ok = r["paired_ratio"] >= THRESHOLD
+        passed &= ok
+        print(f"{r['kernel']:6s} | {r['c_median']:7.2f} {r['c_best']:7.2f} | {r['h_median']:8.2f} {r['h_best']:9.2f} | "
+              f"{r['h_median'] / r['c_median']:9.3f} {r['h_best'] / r['c_best']:10.3f} | {r['pair_c_median']:8.2f} "
+              f"{r['pair_h_median']:8.2f} {r['paired_ratio']:12.3f} {'PASS' if ok else 'FAIL'}")
+    print(f"GB/s (STREAM bytes). Verdict: paired median ratio >= {THRESHOLD:.0%} per kernel; load average now "
+          f"{os.getloadavg()[0]:.2f}")
+    return passed
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--suite", default="default", help="suite whose stream config sets size and timing")
+    p.add_argument("--kernels", default=",".join(KERNELS))
+    p.add_argument("--mib", type=int, default=0, help="array size in MiB instead of the suite's")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved C/harness rounds per kernel")
+    p.add_argument("--repeats", type=int, default=20, help="C passes per round")
+    p.add_argument("--pairs", type=int, default=40, help="alternating C/harness passes, paired view")
+    p.add_argument("--quick", action="store_true", help="1 round of 10 C passes, 15 pairs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.quick:
+        args.rounds, args.repeats, args.pairs = 1, 10, 15
+    return 0 if print_rows(run(args)) else 1
 
 
 if __name__ == "__main__":

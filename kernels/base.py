@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -94,6 +94,11 @@ class Kernel(abc.ABC):
 
     def record(self) -> dict[str, Any]:
         """Extra parameters worth keeping with the measurement (e.g. which SDPA backend ran)."""
+        return {}
+
+    def alternatives(self) -> dict[str, Callable[[], None]]:
+        """Ways to run the same case (name -> select it), known after setup(): the runner times each
+        briefly (bench.policy.fastest), selects the fastest and measures that. Empty: one way only."""
         return {}
 
     def teardown(self) -> None:

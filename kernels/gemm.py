@@ -1,7 +1,15 @@
 """Dense GEMM: C = A @ B in every dtype the device has. FLOPs = 2*M*N*K.
 
 fp64/fp32/bf16/fp16 use torch.mm; fp32 runs with TF32 off and tf32 with it on; fp8 e4m3 uses
-torch._scaled_mm (bf16 output); int8 uses torch._int_mm (int32 output, exact)."""
+torch._scaled_mm (bf16 output; params fast_accum=True for the fast-accumulation variant); int8 uses
+torch._int_mm (int32 output, exact).
+
+fp8 and int8 take B column-major (a contiguous (N, K) tensor passed as its .t(), "TN"): the layout
+cuBLASLt's IMMA / fp8 kernels want. `_scaled_mm` needs it; `_int_mm` accepts a row-major B too
+(PyTorch Blas.cpp `_int_mm_out_cuda` goes through cublasCommonArgs, which reads either layout) but
+lands on a slow kernel with it (pytorch #165230, #187094). `_int_mm` on CUDA wants M > 16 and
+K, N multiples of 8; `_scaled_mm` wants K and N multiples of 16: SHAPE_ALIGN keeps every shape the
+harness makes (search, perturbed variants) on 32."""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ from bench import metrics
 from bench.devices import precision
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.probe import DeviceProbe
 
 # (relative error allowed on |C|, error allowed relative to sum_k |A_ik * B_kj|) per dtype.
 # The first covers rounding of the output, the second accumulation (and TF32 input) rounding.
@@ -28,6 +37,22 @@ TOLERANCE = {
 }
 CHECK_ROWS = CHECK_COLS = 8  # 64 sampled output entries are checked against an fp64 reference
 INT8_SCALE = 24.0  # normal(0, 24) rounded and clipped to [-127, 127]
+# Sizes the harness picks itself are multiples of this per dtype (16 is what _scaled_mm checks; 32 for margin).
+SHAPE_ALIGN = {"fp8_e4m3": 32, "int8": 32}
+DEFAULT_ALIGN = 8
+# fp8 accumulation: "fp32" promotes partial sums to fp32 (cuBLASLt default, use_fast_accum=False);
+# "fast" keeps them in the tensor core's accumulator (use_fast_accum=True). Both are dense: same
+# 2*M*N*K multiply-adds at 8-bit inputs, so either may set the fp8 peak (docs/measurement.md).
+FP8_ACCUMULATION = {False: "fp32", True: "fast"}
+
+
+def input_itemsize(dtype: str) -> int:
+    return torch.empty((), dtype=TORCH_DTYPES[dtype]).element_size()
+
+
+def shape_alignment(dtype: str) -> int:
+    """Multiple every harness-chosen GEMM dimension of `dtype` keeps (perturbed variants, search)."""
+    return SHAPE_ALIGN.get(dtype, DEFAULT_ALIGN)
 
 
 def case_for(dtype: str, shape: tuple[int, int, int] | list[int], **params: Any) -> Case:
@@ -36,7 +61,7 @@ def case_for(dtype: str, shape: tuple[int, int, int] | list[int], **params: Any)
     return Case("gemm", "matmul", dtype, (("m", int(m)), ("n", int(n)), ("k", int(k))), tuple(params.items()))
 
 
-def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
     """The fixed shape set (normal inputs). Search trials, low-entropy patterns and perturbed variants
     depend on these results, so the runner adds them afterwards (Runner._gemm_extras)."""
     for dtype in config["dtypes"]:
@@ -52,6 +77,7 @@ class MatmulKernel(Kernel):
         self.dtype = case.dtype
         self.unit = "TOPS" if self.dtype == "int8" else "TFLOPS"
         self._restore_precision: Callable[[], None] | None = None
+        self.fast_accum = bool(case.params_dict.get("fast_accum", False)) and self.dtype == "fp8_e4m3"
 
     def flops(self) -> int:
         return metrics.gemm_flops(self.m, self.n, self.k)
@@ -83,19 +109,23 @@ class MatmulKernel(Kernel):
             self._set_precision()
         if self.dtype == "int8":
             self.a = self._int8(self.m, self.k, gen)
-            self.b = self._int8(self.k, self.n, gen)
+            self.b = self._int8(self.n, self.k, gen).t()  # column-major B: the fast IMMA layout
             self.c = torch._int_mm(self.a, self.b)
         elif self.dtype == "fp8_e4m3":
             fp8 = self._fp8_dtype()
             self.a = self.inputs(self.m, self.k, dtype=fp8, gen=gen)
             self.b = self.inputs(self.n, self.k, dtype=fp8, gen=gen).t()  # _scaled_mm wants B column-major
             self.scale = torch.ones((), device=self.device, dtype=torch.float32)
-            self.c = torch._scaled_mm(self.a, self.b, self.scale, self.scale, out_dtype=torch.bfloat16)
+            self.c = self._fp8_mm()
         else:
             dtype = TORCH_DTYPES[self.dtype]
             self.a = self.inputs(self.m, self.k, dtype=dtype, gen=gen)
             self.b = self.inputs(self.k, self.n, dtype=dtype, gen=gen)
             self.c = torch.empty(self.m, self.n, dtype=dtype, device=self.device)
+
+    def _fp8_mm(self) -> torch.Tensor:
+        return torch._scaled_mm(self.a, self.b, self.scale, self.scale, out_dtype=torch.bfloat16,
+                                use_fast_accum=self.fast_accum)
 
     def _int8(self, rows: int, cols: int, gen: torch.Generator) -> torch.Tensor:
         values = self.inputs(rows, cols, gen=gen) * (INT8_SCALE if self.input_distribution == "normal" else 1.0)
@@ -105,7 +135,7 @@ class MatmulKernel(Kernel):
         if self.dtype == "int8":
             self.c = torch._int_mm(self.a, self.b)
         elif self.dtype == "fp8_e4m3":
-            self.c = torch._scaled_mm(self.a, self.b, self.scale, self.scale, out_dtype=torch.bfloat16)
+            self.c = self._fp8_mm()
         else:
             torch.mm(self.a, self.b, out=self.c)
 
@@ -134,9 +164,11 @@ class MatmulKernel(Kernel):
                   "seed": self.seed}
         if self.dtype == "fp8_e4m3":
             record["fp8_dtype"] = str(self._fp8_dtype()).removeprefix("torch.")
-            record["accumulate"] = "fp32"
+            record["accumulate"] = FP8_ACCUMULATION[self.fast_accum]
+            record["b_layout"] = "column-major"
         if self.dtype == "int8":
             record["accumulate"] = "int32"
+            record["b_layout"] = "column-major"
         return record
 
     def teardown(self) -> None:

@@ -19,9 +19,11 @@ import torch
 
 from bench import metrics, stats
 from bench.devices.base import Backend, DeviceInfo
+from bench.distributed import world
 from bench.errors import MeasurementError
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
 from bench.policy import Timing, TimingPolicy
+from bench.probe import DeviceProbe
 
 OPS = metrics.COLLECTIVES
 DTYPES = ("fp32", "bf16", "fp16", "fp64")
@@ -29,8 +31,6 @@ WARMUP_ITERATIONS = 5  # fixed, identical on every rank
 
 
 def _world() -> tuple[int, int, str | None]:
-    from bench.distributed import world
-
     return world()
 
 
@@ -41,7 +41,7 @@ def message_bytes(requested: int, dtype: str, world_size: int) -> int:
     return max(step, requested // step * step)
 
 
-def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
     _, world_size, backend = _world()
     if world_size < 2:  # one case, recorded as one skip that says how to launch ranks
         yield Case("interconnect", "collectives", config["dtype"], (("bytes", 0),),

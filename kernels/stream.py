@@ -13,6 +13,7 @@ import torch
 
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.probe import DeviceProbe
 
 # kernel -> (arrays read, arrays written): STREAM's byte weights.
 WEIGHTS = {"copy": (1, 1), "scale": (1, 1), "add": (2, 1), "triad": (2, 1), "read": (1, 0), "write": (0, 1)}
@@ -22,9 +23,26 @@ FALLBACK_LLC_BYTES = 64 * 2**20  # when a device cannot report its last-level ca
 CHECK_POINTS = 4096  # sampled elements compared with an fp64 recomputation
 
 
-def dram_array_bytes(config: dict[str, Any], info: DeviceInfo) -> int:
+MEMORY_FRACTION = 0.25  # the three arrays of a target-sized stream take at most this much device memory
+SETUP_BUDGET_S = 12.0  # allocating and filling every DRAM stream case's arrays, at the probed fill rate
+
+
+def dram_array_bytes(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> int:
+    """Bytes per array of the DRAM streams: at least llc_multiple x LLC and min_array_bytes, raised
+    towards target_array_bytes (the bandwidth asymptote, e.g. 1 GiB) as far as device memory and
+    the probed input-fill rate allow (all kernels' arrays set up within SETUP_BUDGET_S)."""
     llc = info.last_level_cache_bytes or FALLBACK_LLC_BYTES
-    return max(int(config["llc_multiple"] * llc), int(config.get("min_array_bytes") or 0))
+    floor = max(int(config["llc_multiple"] * llc), int(config.get("min_array_bytes") or 0))
+    target = int(config.get("target_array_bytes") or 0)
+    if target <= floor:
+        return floor
+    limits = [target]
+    if info.memory_bytes:
+        limits.append(int(MEMORY_FRACTION * info.memory_bytes / ARRAYS_ALLOCATED))
+    if probe is not None and probe.fill_bytes_per_s:
+        per_array = SETUP_BUDGET_S * probe.fill_bytes_per_s / (ARRAYS_ALLOCATED * max(1, len(config["kernels"])))
+        limits.append(int(per_array))
+    return max(floor, min(limits) // 2**20 * 2**20)
 
 
 def sweep_sizes(config: dict[str, Any], info: DeviceInfo) -> list[int]:
@@ -36,11 +54,11 @@ def sweep_sizes(config: dict[str, Any], info: DeviceInfo) -> list[int]:
     return sorted({int(low * ratio**i) // 4096 * 4096 for i in range(points)})
 
 
-def cases(config: dict[str, Any], info: DeviceInfo) -> Iterable[Case]:
+def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
     dtype = config["dtype"]
     itemsize = torch.empty((), dtype=TORCH_DTYPES[dtype]).element_size()
     llc = info.last_level_cache_bytes or FALLBACK_LLC_BYTES
-    main_bytes = dram_array_bytes(config, info)
+    main_bytes = dram_array_bytes(config, info, probe)
     for kernel in config["kernels"]:
         yield _case(kernel, dtype, main_bytes // itemsize, llc, "dram")
     if config["sweep"]["enabled"]:

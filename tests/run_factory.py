@@ -1,10 +1,9 @@
-"""Run folders for signing and fleet tests: a real CPU run from the harness when it exists,
-else a synthetic run.json whose stats, throughput and summary are derived the same way the
-harness derives them (bench.stats, bench.metrics), so recomputation has something true to check."""
+"""Run folders for signing and fleet tests: a real CPU run from the harness, and synthetic run.json
+files whose stats, throughput and summary are derived the way the harness derives them
+(bench.stats, bench.metrics, bench.summary.build_summary), so recomputation has something true to check."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 import shutil
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import metrics, stats
+from bench.cli import main
+from bench.summary import build_summary
 
 
 def _measurement(mid: str, suite: str, kernel: str, dtype: str, work: dict[str, int], base_s: float,
@@ -35,25 +36,6 @@ def _measurement(mid: str, suite: str, kernel: str, dtype: str, work: dict[str, 
                        "best": rate(amount, summary["min"])},
         "check": {"passed": True, "max_error": 0.0, "tolerance": 1e-2, "detail": ""},
         "warnings": [], "status": "ok",
-    }
-
-
-def _hand_summary(measurements: list[dict[str, Any]]) -> dict[str, Any]:
-    """The design.md summary shape, used only while bench.summary.build_summary does not exist."""
-    gemm = [m for m in measurements if m["suite"] == "gemm"]
-    by_dtype = {m["dtype"]: {"tops": m["throughput"]["value"], "bit_length": metrics.bit_length(m["dtype"]),
-                             "tpp": metrics.tpp(m["throughput"]["value"], m["dtype"]), "measurement_id": m["id"],
-                             "ci95_tops": m["throughput"]["ci95"]} for m in gemm}
-    best, dtype = metrics.max_tpp({d: e["tops"] for d, e in by_dtype.items()})
-    triad = next(m for m in measurements if m["kernel"] == "triad")
-    return {
-        "effective_tpp": {"max": best, "dtype": dtype, "by_dtype": by_dtype},
-        "gemm_peak": {m["dtype"]: {"value": m["throughput"]["value"], "unit": m["throughput"]["unit"],
-                                   "measurement_id": m["id"]} for m in gemm},
-        "attention_peak": {},
-        "stream": {"triad": {"value": triad["throughput"]["value"], "measurement_id": triad["id"], "dram_sized": True}},
-        "effective_dram_bandwidth": {"value": triad["throughput"]["value"], "kernel": "triad",
-                                     "measurement_id": triad["id"]},
     }
 
 
@@ -90,11 +72,7 @@ def synthetic_run(run_id: str = "20261122T010203Z-test-0001", *, speed: float = 
         "identity": identity,
         "conventions": metrics.CONVENTIONS, "measurements": measurements, "skips": [],
     }
-    build_summary = getattr(_optional("bench.summary"), "build_summary", None)
-    try:
-        run["summary"] = build_summary(run) if build_summary else _hand_summary(measurements)
-    except Exception:  # a harness summary that expects fields this fake lacks
-        run["summary"] = _hand_summary(measurements)
+    run["summary"] = build_summary(run)
     if verdict:
         run["verdict"] = stored_verdict(verdict)
     return run
@@ -110,13 +88,6 @@ def stored_verdict(outcome: str) -> dict[str, Any]:
             "notes": [], "criteria": [criterion], "parameters": {"profile": None, "declared": None, "rule": None}}
 
 
-def _optional(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
 def write_run(folder: Path, run: dict[str, Any]) -> Path:
     """run.json plus a measurements.csv, as the results writer lays a folder out."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,21 +100,13 @@ def write_run(folder: Path, run: dict[str, Any]) -> Path:
     return folder
 
 
-def real_cpu_run(out: Path) -> Path | None:
-    """A real quick CPU run through `bench run`, or None while the harness does not exist yet."""
-    try:
-        importlib.import_module("bench.runner")
-        from bench.cli import main
-    except ImportError:
-        return None
-    try:
-        code = main(["run", "--device", "cpu", "--suite", "quick", "--out", str(out)])
-    except Exception:
-        return None
-    found = sorted(out.rglob("run.json"))
-    if code not in (0, 1) or not found:
-        return None
-    return found[0].parent
+def real_cpu_run(out: Path) -> Path:
+    """A real quick CPU run through `bench run`. A harness that fails fails the test using it: no
+    silent fallback to synthetic data."""
+    code = main(["run", "--device", "cpu", "--suite", "quick", "--out", str(out)])
+    assert code in (0, 1), f"bench run exited {code}"
+    assert (out / "run.json").is_file(), f"bench run left no run.json in {out}"
+    return out
 
 
 def copy_run(source: Path, target: Path) -> Path:

@@ -74,3 +74,43 @@ def test_yaml_is_loaded_safely(tmp_path):
     path = write(tmp_path, "name: !!python/object/apply:os.system ['echo pwned']\nsuites: {stream: {kernels: [copy]}}")
     with pytest.raises(ConfigError, match="malformed YAML"):
         load_suite_config(path)
+
+
+STREAM = "suites: {stream: {kernels: [triad]}}"
+
+
+@pytest.mark.parametrize("override,key", [
+    ("timing.samples=100000000000000000000", "timing.samples"),  # 10^20 samples
+    ("timing.max_measure_s=.inf", "timing.max_measure_s"),
+    ("timing.max_measure_s=1e308", "timing.max_measure_s"),
+    ("timing.max_measure_s=1.0e+308", "timing.max_measure_s"),
+    ("timing.samples=3.0", "timing.samples"),
+    ("timing.max_measure_s=.nan", "timing.max_measure_s"),
+    ("timing.warmup_min_s=-1", "timing.warmup_min_s"),
+    ("timing.samples=2.5", "timing.samples"),
+    ("timing.samples=true", "timing.samples"),
+    ("suites.gemm.max_iteration_s=-0.5", "suites.gemm.max_iteration_s"),  # a negative timeout
+    ("suites.gemm.search.max_seconds=.inf", "suites.gemm.search.max_seconds"),
+    ("suites.gemm.shapes=[[1,1,100000000000]]", "suites.gemm.shapes[0][2]"),
+    ("suites.stream.min_array_bytes=1e300", "suites.stream.min_array_bytes"),
+    ("suites.interconnect.sizes_bytes=[1,-5]", "suites.interconnect.sizes_bytes[1]"),
+    ("seed=-1", "seed"),
+])
+def test_numbers_are_bounded_with_one_line_naming_the_key(override, key):
+    with pytest.raises(ConfigError) as excinfo:
+        load_suite_config("quick", [override])
+    message = str(excinfo.value)
+    assert f"--set {override}: {key}:" in message and "\n" not in message and len(message) < 300
+
+
+def test_numbers_in_a_suite_file_are_bounded_too(tmp_path):
+    path = write(tmp_path, "timing: {samples: .inf, max_samples: 5}\n" + STREAM)
+    with pytest.raises(ConfigError, match=r"suite.yaml: timing.samples: expected a finite number"):
+        load_suite_config(path)
+
+
+def test_a_huge_value_is_never_printed_whole(tmp_path):
+    path = write(tmp_path, "suites: {stream: {kernels: [" + ",".join(["stir"] * 50_000) + "]}}")
+    with pytest.raises(ConfigError) as excinfo:
+        load_suite_config(path)
+    assert len(str(excinfo.value)) < 400

@@ -118,6 +118,17 @@ def test_perturbed_shapes_are_off_grid_and_a_few_percent_away():
             assert 0.02 <= abs(size / 4096 - 1) <= 0.08
 
 
+def test_fp8_and_int8_variants_stay_on_the_alignment_scaled_mm_and_int_mm_accept():
+    """M5: 16-multiples for _scaled_mm K and N on CUDA; every dimension, over 200 run ids, on 32."""
+    from bench.kernels.gemm import shape_alignment
+    align = shape_alignment("fp8_e4m3")
+    assert align % 16 == 0 and shape_alignment("int8") % 8 == 0
+    for run in range(200):
+        rng = random.Random(f"run-{run}/fp8_e4m3")
+        for shape in antidetect.perturbed_shapes((8192, 4096, 12032), rng, 3, 0.03, 0.07, align=align):
+            assert all(size % align == 0 and size % 64 != 0 for size in shape), shape
+
+
 # -- config and kernel ------------------------------------------------------------------------------
 
 def write(tmp_path, text):

@@ -47,6 +47,9 @@ def test_good_plan_loads(tmp_path):
     (("{serial: S-2, label: b, stand_in: true}", "{label: b}"), "manifest.units[1]"),
     (("serial: S-2", "serial: S-1"), "manifest.units"),
     (("device: cpu", "device: cuda:all"), "manifest.units"),
+    (("label: b,", "label: ../../x,"), "manifest.units[1].label"),
+    (("profile: us-2026-01", "declared: NVIDIA H20"), "declared"),
+    (("label: b,", "label: 'a/b',"), "manifest.units[1].label"),
 ])
 def test_bad_plan_is_one_error_naming_file_and_key(tmp_path, change, key):
     path = write(tmp_path, GOOD.replace(*change))
@@ -74,3 +77,13 @@ def test_single_device_plan_records_sha_and_verdict(tmp_path):
     assert run["plan"]["name"] == "lot-x"
     assert run["verdict"]["parameters"] == {"profile": "us-2026-01", "declared": None, "rule": "simple"}
     assert {m["suite"] for m in run["measurements"]} <= {"gemm", "stream"}
+
+
+@pytest.mark.parametrize("item,key", [("timing.samples=100000000000000000000", "timing.samples"),
+                                      ("suites.gemm.max_iteration_s=-1", "suites.gemm.max_iteration_s"),
+                                      ("timing.max_measure_s=.inf", "timing.max_measure_s")])
+def test_numbers_a_plan_sets_are_bounded(tmp_path, item, key):
+    path = write(tmp_path, GOOD.replace('"timing.samples=3"', f'"{item}"'))
+    with pytest.raises(ConfigError) as err:
+        validate_against_config(load_plan(path))
+    assert str(path) in str(err.value) and key in str(err.value) and "\n" not in str(err.value)

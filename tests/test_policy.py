@@ -108,9 +108,27 @@ def test_a_first_iteration_over_the_limit_stops_the_measurement():
     with pytest.raises(TooSlow) as excinfo:
         measure(never_called, clock, TimingPolicy(), max_iteration_s=0.5)
     assert excinfo.value.iteration_s == pytest.approx(3.0)
-    assert clock.samples_taken == 1  # one iteration, then stop: no 10 samples of a 3 s kernel
+    assert clock.samples_taken == 2  # the set-apart first call, one judged iteration, then stop
     assert measure(never_called, FakeClock(per_iteration_s=0.1), TimingPolicy(samples=3, target_rel_ci=1.0),
                    max_iteration_s=0.5).samples_s
+
+
+def test_a_slow_first_call_is_set_apart_and_never_judged():
+    """M4: one-time work (handles, JIT, tuning) in the first call must not skip the case."""
+    clock = FakeClock(per_iteration_s=lambda n: 2.0 if n == 0 else 0.01)
+    timing = measure(never_called, clock, TimingPolicy(samples=3, target_rel_ci=1.0), max_iteration_s=0.5)
+    assert timing.warmup["first_call_s"] == pytest.approx(2.0)
+    assert max(timing.samples_s) == pytest.approx(0.01)
+
+
+def test_a_hopeless_first_call_gives_up_without_a_rate():
+    from bench.errors import TooSlow
+
+    clock = FakeClock(per_iteration_s=30.0)
+    with pytest.raises(TooSlow) as excinfo:
+        measure(never_called, clock, TimingPolicy(), max_iteration_s=0.5)
+    assert excinfo.value.iteration_s is None and excinfo.value.first_call_s == pytest.approx(30.0)
+    assert clock.samples_taken == 1
 
 
 def test_sample_count_is_reported_after_each_batch():
@@ -119,3 +137,15 @@ def test_sample_count_is_reported_after_each_batch():
                           max_measure_s=100.0, warmup_stable_rel=1.0)
     timing = measure(never_called, FakeClock(1e-3, rel_noise=0.1, seed=2), policy, on_samples=counts.append)
     assert counts == [5, 10, 12] and len(timing.samples_s) == 12
+
+
+def test_fastest_times_each_option_and_stops_early_on_a_slow_one():
+    from bench.policy import fastest
+
+    chosen = []
+    speed = {"slow": 1.0, "fast": 0.001}
+    clock = FakeClock(per_iteration_s=lambda n: speed[chosen[-1]])
+    options = {name: (lambda name=name: chosen.append(name)) for name in speed}
+    best, seconds = fastest(options, never_called, clock, TimingPolicy(min_sample_s=0.01), max_iteration_s=0.5)
+    assert best == "fast" and seconds == {"slow": 1.0, "fast": 0.001}
+    assert clock.samples_taken == 2 + 2 + 3  # slow: first + judged call only; fast: first, judged, 3 samples

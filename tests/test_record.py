@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
+import typing
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,43 @@ def test_validator_messages_name_the_source_and_never_the_value():
     with pytest.raises(RecordError) as excinfo:
         validate({"name": "x" * 100_000, "version": 1, "git_commit": None}, schema.Tool, "t.json")
     assert str(excinfo.value) == "t.json: version: expected a string, found a number"
+
+
+# --- docs/design.md's outline names what the schema names ----------------------------------------
+
+def outline_tree(text: str) -> dict[str, dict]:
+    """'a, b {c, d: [{e}]}, [f]' -> {'a': {}, 'b': {'c': {}, 'd': {'e': {}}}, 'f': {}}."""
+    root: dict[str, dict] = {}
+    stack, last = [root], ""
+    for token in re.findall(r"[A-Za-z_][A-Za-z_0-9]*|[{}\[\]]", text):
+        if token == "{":
+            stack.append(stack[-1].setdefault(last, {}))
+        elif token == "[":  # a list or an optional key: transparent
+            stack.append(stack[-1])
+        elif token in "}]":
+            stack.pop()
+        else:
+            stack[-1].setdefault(token, {})
+            last = token
+    return root
+
+
+def test_design_md_outline_names_every_key_of_a_single_device_run():
+    design = (Path(__file__).parents[1] / "docs" / "design.md").read_text(encoding="utf-8")
+    block = design.split("In outline, a single-device run:\n```\n", 1)[1].split("```", 1)[0]
+    block = block.replace("search record", "").replace("dtype:", "").replace("..", "")
+    tree = outline_tree(block)
+    node_only = {"kind", "mode", "units", "problems"}
+    assert set(tree) == set(typing.get_type_hints(schema.Run)) - node_only
+    assert set(tree["measurements"]) == set(typing.get_type_hints(schema.Measurement))
+    assert set(tree["skips"]) == set(typing.get_type_hints(schema.Skip))
+    assert set(tree["summary"]) == set(typing.get_type_hints(schema.Summary))
+    assert set(tree["audit"]) == set(typing.get_type_hints(schema.Audit))
+    assert set(tree["measurements"]["throughput"]) == set(typing.get_type_hints(schema.Throughput))
+
+
+def test_a_huge_or_odd_key_in_a_path_is_bounded_and_ascii():
+    record = {"name": "n", "version": "v", "git_commit": None, "\u00e9" + "k" * 10_000: 1}
+    message = problems(record, schema.Tool, strict=True)
+    assert message.startswith("value: \\xe9kkk") and message.endswith(": unknown key (not in Tool)")
+    assert len(message) < 300 and message.isascii()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bench.errors import ConfigError
@@ -19,13 +17,11 @@ def alias_bomb(levels: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_an_alias_bomb_is_refused_at_once():
+def test_an_alias_bomb_is_refused_at_its_first_alias():
     text = alias_bomb()
-    assert len(text) < 700
-    started = time.perf_counter()
-    with pytest.raises(ConfigError, match="aliases"):
+    assert len(text) < 700  # nine levels of nine: 9**9 = 387 million strings if it were expanded
+    with pytest.raises(ConfigError, match=r"bomb.yaml: line 2: YAML aliases \(\*name\) are not accepted"):
         parse_yaml(text, "bomb.yaml")
-    assert time.perf_counter() - started < 5  # a generous guard against expansion, not a speed goal
 
 
 HOSTILE = {
@@ -33,7 +29,8 @@ HOSTILE = {
     "integer key": ("1: x\n", "a key of type int"),
     "yes/no key": ("on: x\n", "a key of type bool"),
     "merge key": ("base: {x: 1}\nother:\n  <<: {x: 2}\n", "merge keys"),
-    "deep flow": ("[" * 10_000, "nested deeper than 64"),
+    "deep flow": ("[" * 10_000, "nest"),  # libyaml stops this one itself ("maximum nesting depth")
+    "fairly deep flow": ("[" * 70 + "]" * 70, "nested deeper than 64"),
     "deep block": ("a:\n" + "".join(" " * (i + 1) + "a:\n" for i in range(80)), "nested deeper than 64"),
     "python tag": ("a: !!python/object/apply:os.system ['true']\n", "malformed YAML"),
     "huge integer": ("a: " + "9" * 6000 + "\n", "a value YAML cannot hold"),

@@ -179,3 +179,64 @@ def test_attention_pins_its_backend_only_while_measuring():
     assert kernel.check().passed
     kernel.teardown()
     assert enabled() == before
+
+
+def test_attention_offers_every_accepted_backend_and_measures_the_fastest(tiny_suite, tmp_path):
+    """M11: each backend that accepts the case is timed; the measurement names the one it ran."""
+    out = tmp_path / "sdpa"
+    assert main(["run", "--device", "cpu", "--suite", tiny_suite, "--suites", "attention", "--dtypes", "fp32",
+                 "--out", str(out), "--quiet"]) == 0
+    for m in load_run(out)["measurements"]:
+        params = m["params"]
+        assert set(params["accepted_backends"]) == {"FLASH_ATTENTION", "MATH"}  # what the CPU build has
+        tried = params["alternatives_s_per_call"]
+        assert set(tried) == set(params["accepted_backends"]) and all(s > 0 for s in tried.values())
+        assert params["sdpa_backend"] == min(tried, key=tried.get)
+
+
+def test_int8_takes_b_column_major_and_fp8_adds_fast_accumulation(tmp_path):
+    """M3: int8 B is the .t() of a contiguous (N, K) tensor; M12: fp8 fast accumulation beside the default."""
+    suite = tmp_path / "lowp.yaml"
+    suite.write_text("""
+name: lowp
+timing: {min_sample_s: 0.001, warmup_min_s: 0.0, warmup_max_s: 0.05, samples: 3, max_samples: 5, max_measure_s: 0.05}
+suites:
+  gemm: {dtypes: [int8, fp8_e4m3], shapes: [[64, 96, 128]]}
+""")
+    kernel = gemm.make_kernel(gemm.case_for("int8", (64, 96, 128)), CpuBackend())
+    kernel.setup()
+    assert kernel.b.shape == (128, 96) and kernel.b.stride() == (1, 128)
+    assert kernel.check().passed
+    kernel.teardown()
+    out = tmp_path / "run"
+    assert main(["run", "--device", "cpu", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
+    run = load_run(out)
+    fp8 = [m for m in run["measurements"] if m["dtype"] == "fp8_e4m3"]
+    assert sorted(m["params"]["accumulate"] for m in fp8) == ["fast", "fp32"]
+    assert all(m["status"] == "ok" and m["params"]["b_layout"] == "column-major" for m in run["measurements"])
+
+
+def test_a_hopeless_first_call_skips_larger_cases_without_a_rate(tmp_path):
+    """M4: a first call over 20 x max_iteration_s is not repeated; larger cases of that kind skip unrun."""
+    from bench.timing import FakeClock
+
+    config = load_suite_config(str(_write(tmp_path, """
+name: slow
+suites:
+  gemm: {dtypes: [fp32], shapes: [[64, 64, 64], [128, 128, 128], [32, 32, 32]], max_iteration_s: 0.01}
+""")))
+    backend = CpuBackend()
+    writer = RunWriter(tmp_path / "out", new_run("r", backend, config, RunOptions()))
+    runner = Runner(backend, config, writer, options=RunOptions(clock_factory=lambda b: FakeClock(1.0)))
+    run = runner.run()
+    reasons = [s["reason"] for s in run["skips"]]
+    assert "first call took 1.0 s" in reasons[0] and "not repeated" in reasons[0]
+    assert "first call alone" in reasons[1]  # 128^3 has more work than the hopeless 64^3
+    assert "first call took" in reasons[2]  # 32^3 has less work: it gets its own first call
+    assert runner.rates == {}
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    return path

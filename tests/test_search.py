@@ -167,12 +167,25 @@ def test_wave_grid_fills_whole_waves_on_the_tile_grid(units):
 
 def test_gpu_candidates_are_wave_aligned_and_cpu_tiles_are_smaller():
     gpu = search.default_space("cuda", 132, memory_bytes=80 * 2**30)
+    families = search.family_shapes(gpu)
     for m, n, k in search.candidates(gpu):
         assert m % 256 == 0 and n % 256 == 0 and k % 256 == 0
-        assert (m // 256) * (n // 256) % 132 == 0
+        assert (m // 256) * (n // 256) % 132 == 0 or (m, n, k) in families
     cpu = search.default_space("cpu", 8)
     assert cpu.tile == 64 and cpu.max_size <= 4096
     assert all(s % 64 == 0 for shape in search.candidates(cpu) for s in shape)
+
+
+def test_candidates_span_cache_resident_long_k_and_skinny_shapes():
+    space = search.default_space("cpu", 2, memory_bytes=24 * 2**30, cache_bytes=16 * 2**20, itemsize=4)
+    shapes = search.candidates(space)
+    assert any(3 * max(m * k, k * n, m * n) * 4 <= 16 * 2**20 for m, n, k in shapes)  # fits the LLC
+    assert any(k >= 4 * max(m, n) for m, n, k in shapes)  # long K
+    assert any(m >= 8 * n for m, n, k in shapes) and any(n >= 8 * m for m, n, k in shapes)  # skinny
+    assert any(k * 4 <= min(m, n) for m, n, k in shapes)  # short K
+    assert max(m * n * k for m, n, k in shapes) == 4096**3  # up to DRAM-sized
+    works = [m * n * k for m, n, k in shapes]
+    assert works == sorted(works)  # small first: too-slow judgements learn from the small ones
 
 
 def test_memory_bounds_the_largest_size():
@@ -183,3 +196,25 @@ def test_memory_bounds_the_largest_size():
 def test_start_sizes_replace_the_geometric_ladder():
     space = ShapeSpace(tile=64, min_size=64, max_size=4096, compute_units=1, start_sizes=(320, 1000))
     assert search.candidates(space) == [(320, 320, 320), (1024, 1024, 1024)]
+
+
+def test_search_time_goes_to_the_dtype_that_sets_the_tpp(tmp_path):
+    from bench.config import load_suite_config
+    from bench.devices.cpu import CpuBackend
+    from bench.results import RunWriter
+    from bench.runner import MIN_SEARCH_SHARE, Runner, RunOptions, new_run
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nsuites:\n  gemm: {dtypes: [fp32, bf16, int8], shapes: [[64, 64, 64]]}\n")
+    config = load_suite_config(str(suite))
+    backend = CpuBackend()
+    writer = RunWriter(tmp_path / "run", new_run("r", backend, config, RunOptions()))
+
+    def measured(dtype, value):
+        return {"suite": "gemm", "dtype": dtype, "status": "ok", "params": {}, "throughput": {"value": value}}
+
+    writer.run["measurements"] = [measured("fp32", 1.0), measured("bf16", 1.0), measured("int8", 0.1)]
+    runner = Runner(backend, config, writer)
+    assert runner._search_share("fp32") == 1.0  # 32 bits x 1.0 sets the TPP
+    assert runner._search_share("bf16") == 0.5  # 16 bits x 1.0
+    assert runner._search_share("int8") == MIN_SEARCH_SHARE  # 8 x 0.1 = 2.5 %, raised to the floor

@@ -6,19 +6,19 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench.verdict import check_run, render_verdict, save_verdict
+from bench.ci_outputs import check_writable, junit_xml, markdown_summary, write_output
+from bench.commands import common_args
+from bench.errors import EXIT_INCONCLUSIVE, BenchError
+from bench.multiunit import unit_runs
+from bench.verdict import check_run, read_run, render_verdict, save_verdict
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("check", help="verdict for a measured run against a threshold profile",
-                                   description=__doc__)
+                                   description=__doc__, **common_args.examples("check"))
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `bench run` (or its run.json)")
-    parser.add_argument("--profile", default="us-2026-01", help="profile id or YAML file (default: us-2026-01)")
-    parser.add_argument("--declared", help="declared spec: a database name or a YAML file in the database format "
-                                           "(default: auto-match the detected device)")
-    parser.add_argument("--decision-rule", choices=("simple", "guarded"), default="guarded",
-                        help="guarded: guard band w = U, non-binary (default); simple: w = 0")
-    parser.add_argument("--json", action="store_true", help="print one JSON document with `verdict` and `criteria`")
+    common_args.add_verdict_options(parser, profile_default=common_args.DEFAULT_PROFILE)
+    common_args.add_json(parser, "print one JSON document with `verdict` and `criteria`")
     parser.add_argument("--junit", metavar="PATH", help="also write the criteria as JUnit XML (one testcase per criterion)")
     parser.add_argument("--summary-md", metavar="PATH", help="also write a Markdown job summary (e.g. $GITHUB_STEP_SUMMARY)")
     parser.add_argument("--max-relative-u", type=float, metavar="FRACTION",
@@ -31,7 +31,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from bench.ci_outputs import check_writable
-    from bench.multiunit import unit_runs
     from bench.verdict import read_run
 
     for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
@@ -65,9 +64,6 @@ def _save(run_dir: str, verdict):
 
 
 def _write_ci_outputs(args, verdict) -> None:
-    from bench.ci_outputs import check_writable, junit_xml, markdown_summary, write_output
-    from bench.verdict import read_run
-
     for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
         if path:
             check_writable(path, option)
@@ -80,8 +76,6 @@ def _write_ci_outputs(args, verdict) -> None:
 
 def _run_units(args, units) -> int:
     """A multi-unit run folder: one verdict per unit; the exit code is the worst of them."""
-    from bench.errors import EXIT_INCONCLUSIVE, BenchError
-
     code, results = 0, {}
     for label, unit in units:
         try:

@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from bench import render
+from bench.ci_outputs import check_writable, write_output
 from bench.compare import DEFAULT_ALPHA, DEFAULT_GATE, GATES, compare_paths, render_markdown, render_text
 from bench.errors import UsageError
 
@@ -47,8 +48,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.ci_outputs import check_writable, write_output
-
     threshold = args.fail_on_regression
     if threshold is not None and not threshold >= 0:
         raise UsageError("--fail-on-regression takes a percentage >= 0")

@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 from bench import render
+from bench.commands import common_args
 from bench.devices import registry
 from bench.devices.registry import BACKENDS, present
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("devices", help="list the devices present", description="List the devices present.")
-    p.add_argument("--json", action="store_true", help="one JSON document")
+    p = subparsers.add_parser("devices", help="list the devices present", description="List the devices present.",
+                              **common_args.examples("devices"))
+    common_args.add_json(p, "one JSON document")
     return p
 
 

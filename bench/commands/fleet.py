@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from bench.commands import common_args
 from bench.fleet import DEFAULT_SPREAD, aggregate, load_manifest, render_markdown
 
 
@@ -19,21 +20,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Verify every unit (signature with --pubkey, digests, numbers), then per-unit verdicts and "
                     "metrics, lot min/median/max, each unit's deviation from the lot median (from 3 units; flagged "
                     "beyond --spread plus the unit's own uncertainty) and, with --manifest, every expected serial "
-                    "measured once. Examples:\n  bench fleet results/unit-* --pubkey lab.pub --manifest lot.yaml\n"
-                    "  bench fleet results/lot --pubkey lab.pub --profile us-2026-01\n"
-                    "  bench fleet results/unit-* --allow-unsigned --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "measured once.",
+        **common_args.examples("fleet"))
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results folders, one or more units each")
     parser.add_argument("--manifest", metavar="FILE", help="lot manifest YAML: expected serials or UUIDs")
     parser.add_argument("--spread", type=float, default=None,
                         help=f"flag units further than this fraction from the lot median (default {DEFAULT_SPREAD})")
-    parser.add_argument("--profile", metavar="PROFILE",
-                        help="judge units without a stored verdict under this threshold profile (e.g. us-2026-01)")
+    common_args.add_profile(parser, help="judge units without a stored verdict under this threshold profile (e.g. us-2026-01)")
     parser.add_argument("--pubkey", metavar="KEY", action="append",
                         help="the lab's Ed25519 public key (PEM); every unit must be signed with it (repeat for several)")
     parser.add_argument("--allow-unsigned", action="store_true",
                         help="count unsigned or unauthenticated units whose numbers re-derive (the output says so first)")
-    parser.add_argument("--json", action="store_true", help="print the lot report as JSON")
+    common_args.add_json(parser, "print the lot report as JSON")
     return parser
 
 

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from bench.errors import EXIT_OK, UsageError
+from bench.signing import generate_keys
 
 KEY_NAME = "lab.key"
 
@@ -49,8 +50,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.signing import generate_keys
-
     target = Path(args.out).expanduser() if args.out else default_key_dir() / KEY_NAME
     tree = git_work_tree(target.absolute())
     if tree is not None and not args.allow_in_repo:

@@ -17,6 +17,9 @@ import sys
 from typing import Any
 
 from bench.errors import EXIT_OK
+from bench.multiunit import unit_runs
+from bench.report import destination, write_report
+from bench.verdict import check_run, read_run
 
 FORMATS = ("html", "md", "all")  # bench.report.FORMATS; matplotlib loads only when a report is made
 
@@ -36,9 +39,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _verdicts(args: argparse.Namespace) -> Any:
     """With --profile: the verdict of the run, or {unit label: verdict} for a lot."""
-    from bench.multiunit import unit_runs
-    from bench.verdict import check_run, read_run
-
     if not args.profile:
         return None
     units = unit_runs(read_run(args.run_dir))
@@ -49,8 +49,6 @@ def _verdicts(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.report import destination, write_report
-
     _, note = destination(args.run_dir, args.out)  # refuses an --out inside a signed folder before any work
     if note:
         print(f"bench report: {note}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bench.commands import common_args
 from bench.errors import EXIT_OK
 from bench.signing import build_manifest, countersign_run, sign_run
 
@@ -12,7 +13,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "sign", help="sign a results folder (Ed25519, in-toto/DSSE)",
         description="Hash every file of RUN_DIR (SHA-256) into an in-toto Statement, sign it with KEY "
-                    "and write signature.dsse.json into RUN_DIR, replacing an earlier one.")
+                    "and write signature.dsse.json into RUN_DIR, replacing an earlier one.",
+        **common_args.examples("sign"))
     parser.add_argument("run_dir", metavar="RUN_DIR", help="results folder with run.json")
     parser.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key (PEM, mode 0600)")
     parser.add_argument("--countersign", action="store_true",

@@ -18,6 +18,7 @@ import json
 import os
 
 from bench import profiles, specs
+from bench.commands import common_args
 from bench.errors import UsageError
 
 
@@ -26,8 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", help="a device (id, name, driver name or its start), 'cpu' for this host, "
                                                 "or a spec file")
-    parser.add_argument("--profile", help="classify under this profile only (id or file); default: all")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    common_args.add_profile(parser, help="classify under this profile only (id or file); default: all")
+    common_args.add_json(parser)
     return parser
 
 

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 
+from bench.commands import common_args
 from bench.errors import EXIT_CHECK_FAILED, EXIT_OK
 from bench.signing import Verification, verify_run
 
@@ -24,10 +25,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "verify", help="verify a signed results folder and recompute its numbers",
         description="Check the signature and every file digest of RUN_DIR, then recompute every derived number "
                     "and the verdict from the raw samples. Exit 0 only when the signer is authenticated by a "
-                    "--pubkey you give. Examples:\n  bench verify results/RUN --pubkey lab.pub\n"
-                    "  bench verify results/RUN --pubkey operator.pub --pubkey authorizer.pub\n"
-                    "  bench verify results/RUN --allow-unauthenticated   # integrity only",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "--pubkey you give; without one the envelope's own key proves integrity, not who signed.",
+        **common_args.examples("verify"))
     parser.add_argument("run_dir", metavar="RUN_DIR", help="results folder with run.json")
     parser.add_argument("--pubkey", metavar="KEY", action="append",
                         help="a signer's Ed25519 public key (PEM); repeat to require several (operator, authorizer)")
@@ -35,7 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="without --pubkey, exit 0 when integrity holds (the output says the signer is unknown)")
     parser.add_argument("--allow-unsigned", action="store_true",
                         help="exit 0 for an unsigned run whose numbers recompute (the output says it is unsigned)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    common_args.add_json(parser, "print the result as JSON")
     return parser
 
 

@@ -106,7 +106,9 @@ class Backend(abc.ABC):
     def flush_cache(self) -> Callable[[], None]:
         """A callable that evicts the last-level cache by writing a buffer twice its size.
 
-        Used between samples, outside the timed region, so every sample reads from DRAM."""
+        Used once before each sample (of `iterations` back-to-back calls), outside the timed region:
+        only the sample's first call starts cold; the later calls may find their inputs in cache,
+        which favours cache-sized shapes slightly (docs/measurement.md, "Cache flush")."""
         self.activate()
         llc = self.cached_info().last_level_cache_bytes or 64 * 2**20
         buffer = torch.empty(2 * llc // 4, dtype=torch.float32, device=self.torch_device)

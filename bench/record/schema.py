@@ -225,6 +225,13 @@ class Work(TypedDict):
     bytes: int
 
 
+class TimingOverhead(TypedDict):
+    """The run's per-sample harness cost (run["probe"]) against this measurement's sample length."""
+
+    per_sample_s: float
+    fraction_of_sample: float
+
+
 class TimingRecord(TypedDict):
     iterations: int
     clock: str
@@ -233,6 +240,7 @@ class TimingRecord(TypedDict):
     warmup: dict[str, Any]
     policy: dict[str, Any]
     samples_s: list[float]
+    overhead: NotRequired[TimingOverhead]
 
 
 class SampleStats(TypedDict):
@@ -337,6 +345,7 @@ class SearchRecord(TypedDict):
     stop_reason: str
     elapsed_s: float
     dtype: NotRequired[str]
+    trial_timing: NotRequired[dict[str, Any]]
 
 
 # --- summary -------------------------------------------------------------------------------------
@@ -530,6 +539,17 @@ class Distributed(TypedDict):
     backend: str
 
 
+class Probe(TypedDict):
+    """bench.probe.DeviceProbe.to_dict(): the run's first probe of the device."""
+
+    per_sample_overhead_s: float
+    overhead_max_s: float
+    fill_bytes_per_s: float | None
+    clock: str
+    overhead_multiple: int
+    min_sample_s: float
+
+
 class _RunBody(TypedDict, total=False):
     """The keys a single-device run and a unit record share (all optional at this level)."""
 
@@ -548,6 +568,7 @@ class _RunBody(TypedDict, total=False):
     conventions: dict[str, str]
     summary: Summary | None
     searches: dict[str, SearchRecord]
+    probe: Probe
     plan: Plan | None
     verdict: StoredVerdict
     distributed: Distributed

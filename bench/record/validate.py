@@ -67,7 +67,10 @@ class _Walk:
         self.strict = strict
 
     def fail(self, path: str, problem: str) -> RecordError:
-        return RecordError(f"{self.source}: {path or 'top level'}: {problem}")
+        shown = path.encode("ascii", "backslashreplace").decode() or "top level"
+        if len(shown) > 160:
+            shown = shown[:80] + "..." + shown[-60:]
+        return RecordError(f"{self.source}: {shown}: {problem}")
 
     def check(self, value: Any, hint: Any, path: str) -> None:
         problem = self.mismatch(value, hint, path)
@@ -76,13 +79,15 @@ class _Walk:
 
     def mismatch(self, value: Any, hint: Any, path: str) -> tuple[str, str] | None:
         """(path, problem) of the first mismatch, or None."""
-        origin = typing.get_origin(hint)
+        if hint in _SCALAR_CHECKS:
+            return None if _SCALAR_CHECKS[hint](value) else self.scalar(value, hint, path)
+        origin, args = _shape(hint)
         if hint is Any:
             return self.finite_anywhere(value, path)
         if origin in (Union, types.UnionType):
-            return self.union(value, typing.get_args(hint), path)
+            return self.union(value, args, path)
         if origin is Literal:
-            allowed = typing.get_args(hint)
+            allowed = args
             if value in allowed and type(value) in {type(a) for a in allowed}:
                 return None
             return path, f"must be one of {', '.join(map(str, allowed))}"
@@ -91,14 +96,17 @@ class _Walk:
         if origin is list:
             if not isinstance(value, list):
                 return path, f"expected a list, found {kind_of(value)}"
-            (item,) = typing.get_args(hint)
+            (item,) = args
+            check = _SCALAR_CHECKS.get(item)
+            if check is not None and all(check(element) for element in value):
+                return None  # the common case (samples_s): one tight loop, no paths built
             for index, element in enumerate(value):
                 found = self.mismatch(element, item, f"{path}[{index}]")
                 if found:
                     return found
             return None
         if origin is dict:
-            return self.mapping(value, typing.get_args(hint)[1], path)
+            return self.mapping(value, args[1], path)
         return self.scalar(value, hint, path)
 
     def union(self, value: Any, options: tuple[Any, ...], path: str) -> tuple[str, str] | None:
@@ -116,7 +124,7 @@ class _Walk:
         for key, element in value.items():
             if not isinstance(key, str):
                 return path, f"key {shown_key(key)} is not a string"
-            found = self.mismatch(element, item, f"{path}.{shown_key(key)}" if path else shown_key(key))
+            found = self.mismatch(element, item, f"{path}.{key}" if path else key)
             if found:
                 return found
         return None
@@ -129,9 +137,9 @@ class _Walk:
             if key not in value:
                 return path, f"missing required key {key!r}"
         for key, element in value.items():
-            where = f"{path}.{shown_key(key)}" if path else shown_key(key)
             if not isinstance(key, str):
                 return path, f"key {shown_key(key)} is not a string"
+            where = f"{path}.{key}" if path else key
             if key not in hints:
                 if self.strict:
                     return where, f"unknown key (not in {typed_dict.__name__})"
@@ -162,7 +170,20 @@ class _Walk:
 
     @staticmethod
     def finite_anywhere(value: Any, path: str) -> tuple[str, str] | None:
-        """Every float inside `value` is finite (iterative: open blocks may be deep)."""
+        """Every float inside `value` is finite (iterative: open blocks may be deep). Paths are
+        built only once a non-finite number is known to be there."""
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, float):
+                if not math.isfinite(item):
+                    break
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        else:
+            return None
         stack = [(value, path)]
         while stack:
             item, where = stack.pop()
@@ -176,6 +197,24 @@ class _Walk:
 
 
 _NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+_SCALAR_CHECKS = {
+    bool: lambda v: v.__class__ is bool,
+    int: lambda v: isinstance(v, int) and v.__class__ is not bool,
+    float: lambda v: (v.__class__ is float and math.isfinite(v)) or (isinstance(v, int) and v.__class__ is not bool),
+    str: lambda v: isinstance(v, str),
+}
+_SHAPES: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _shape(hint: Any) -> tuple[Any, tuple[Any, ...]]:
+    """(typing origin, args) of a hint, cached: the walk asks for the same hints many times."""
+    try:
+        return _SHAPES[hint]
+    except KeyError:
+        _SHAPES[hint] = found = (typing.get_origin(hint), typing.get_args(hint))
+        return found
+    except TypeError:  # an unhashable hint
+        return typing.get_origin(hint), typing.get_args(hint)
 
 
 def validate(value: Any, typed_dict: type, source: str, *, strict: bool = False) -> None:
