@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bench.errors import ResultsError
-from bench.record.folder import SIGNATURE_FILE  # noqa: F401 -- one name for the envelope file
+from bench.record.folder import (
+    SIGNATURE_FILE,  # noqa: F401 -- one name for the envelope file
+    read_verdict,
+)
+from bench.record.jsonfile import parse_json, read_json
 
 MAX_JSON_BYTES = 256 << 20  # a run.json of a long run is tens of MB; anything far larger is not ours
 
@@ -47,15 +51,11 @@ def _checked(value: Any, source: str) -> Any:
 def loads_strict(data: bytes | str, source: str = "JSON") -> Any:
     """JSON as a signature covers it, through bench.record's one strict reader (UTF-8 only, no duplicate
     keys, no NaN/Infinity, bounded depth) and no number out of range. ResultsError naming `source`."""
-    from bench.record.jsonfile import parse_json
-
     return _checked(parse_json(data, source, want_object=False), source)
 
 
 def read_json_file(path: Path) -> Any:
     """A JSON file read with `loads_strict`'s rules; ResultsError naming the file on any problem."""
-    from bench.record.jsonfile import read_json
-
     return _checked(read_json(path, want_object=False, max_bytes=MAX_JSON_BYTES), str(path))
 
 
@@ -113,8 +113,6 @@ VERDICT_SCHEMA_VERSION = 1
 
 def read_verdict_file(path: Path) -> dict[str, Any]:
     """A stored verdict.json through bench.record's reader, numbers in range, schema_version 1 when given."""
-    from bench.record.folder import read_verdict
-
     stored = read_verdict(path.parent)
     if stored is None:
         raise ResultsError(f"{path}: no such file")

@@ -27,7 +27,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from bench.errors import BenchError, ConfigError, ResultsError, UsageError
+from bench.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    BenchError,
+    ConfigError,
+    ResultsError,
+    UsageError,
+)
+from bench.evidence import read_verdict_file, stale_verdict
+from bench.profiles import load_profile
+from bench.recompute import VERDICT_FILE
 from bench.record.folder import read_run
 from bench.record.units import (  # noqa: F401  (re-exported: "who is this unit" lives with the record)
     SERIAL_FIELDS,
@@ -40,7 +51,7 @@ from bench.record.units import (
     unit_summary as _unit_summary,
 )
 from bench.signing import verify_run
-from bench.verdict import check_run
+from bench.verdict import check_run, measured_values
 from bench.yamlfile import read_yaml
 
 _SHORT = reprlib.Repr()
@@ -142,8 +153,6 @@ class FleetReport:
 
     @property
     def exit_code(self) -> int:
-        from bench.errors import EXIT_CHECK_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
-
         return {RESULT_OK: EXIT_OK, RESULT_NOT_OK: EXIT_CHECK_FAILED, RESULT_UNDECIDED: EXIT_INCONCLUSIVE}[self.result]
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,8 +185,6 @@ def _summary_metrics(summary: dict[str, Any]) -> dict[str, float | None]:
 
 def _uncertainties(unit_run: dict[str, Any]) -> dict[str, float]:
     """Each metric's expanded uncertainty U (k = 2), as bench.verdict reads it; absent when unknown."""
-    from bench.verdict import measured_values
-
     try:
         measured = measured_values(unit_run)
     except (BenchError, KeyError, TypeError, ValueError, AttributeError):
@@ -205,9 +212,6 @@ def _computed_verdict(unit_run: dict[str, Any], profile: str) -> str:
 
 def _stored_verdict(part: dict[str, Any], run: dict[str, Any], run_dir: Path) -> tuple[str | None, str | None]:
     """(verdict, problem): the unit's stored verdict, from run.json or a verdict.json naming this run.json."""
-    from bench.evidence import read_verdict_file, stale_verdict
-    from bench.recompute import VERDICT_FILE
-
     embedded = part.get("verdict") if isinstance(part, dict) else None
     if embedded:
         value = embedded.get("verdict") if isinstance(embedded, dict) else None
@@ -285,8 +289,6 @@ def aggregate(run_dirs: Iterable[str | Path], manifest: LotManifest | None = Non
     if not run_dirs:
         raise UsageError("no run folders given")
     if profile:
-        from bench.profiles import load_profile
-
         load_profile(profile)  # an unknown profile is a usage error even when every unit has a stored verdict
     spread = spread if spread is not None else (manifest.spread if manifest and manifest.spread else DEFAULT_SPREAD)
     if not (isinstance(spread, (int, float)) and 0 < spread < 1):

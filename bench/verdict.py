@@ -39,9 +39,11 @@ from bench.specs import (
     Database,
     DeviceSpec,
     canonical_dtype,
+    devices_dir,
     load_database,
     load_declared,
 )
+from bench.summary import DEFAULT_MAX_RELATIVE_U, build_summary, indefensible
 
 RANK = {FAIL: 0, CONDITIONAL_FAIL: 1, INCONCLUSIVE: 2, CONDITIONAL_PASS: 3, PASS: 4}
 EXIT_CODES = {PASS: EXIT_OK, CONDITIONAL_PASS: EXIT_OK, FAIL: EXIT_CHECK_FAILED,
@@ -145,8 +147,6 @@ _DATABASE_CACHE: dict[tuple, Database] = {}
 def shipped_database() -> Database:
     """The shipped specification database, parsed once per process while its files are unchanged
     (fleet and verify judge many units; parsing the YAML takes about a second)."""
-    from bench.specs import devices_dir
-
     folder = Path(str(devices_dir()))
     stamp = tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in folder.iterdir()))
     if stamp not in _DATABASE_CACHE:
@@ -213,8 +213,6 @@ def _headline_summary(run: Mapping, max_relative_u: float | None) -> Mapping:
     summary = run.get("summary") or {}
     if max_relative_u is None:
         return summary if isinstance(summary, Mapping) else {}
-    from bench.summary import build_summary
-
     try:
         return build_summary(run, max_relative_u)
     except (KeyError, TypeError, AttributeError, ValueError, ZeroDivisionError) as exc:
@@ -263,8 +261,6 @@ def measured_values(run: Mapping[str, Any], max_relative_u: float | None = None)
 
 def _by_dtype_from_measurements(run: Mapping, max_relative_u: float | None = None) -> dict[str, dict]:
     """Best passing, defensible GEMM per dtype, for runs without a summary block."""
-    from bench.summary import DEFAULT_MAX_RELATIVE_U, indefensible
-
     ceiling = DEFAULT_MAX_RELATIVE_U if max_relative_u is None else max_relative_u
     records = [{"dtype": m["dtype"], "tops": m["throughput"]["value"], "measurement_id": m["id"],
                 "ci95_tops": m["throughput"].get("ci95")}

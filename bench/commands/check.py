@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from bench.ci_outputs import check_writable, junit_xml, markdown_summary, write_output
 from bench.commands import common_args
@@ -30,9 +31,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from bench.ci_outputs import check_writable
-    from bench.verdict import read_run
-
     for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
         if path:
             check_writable(path, option)  # before judging: an output that cannot be written is a usage error
@@ -54,8 +52,6 @@ def run(args) -> int:
 
 def _save(run_dir: str, verdict):
     """Store verdict.json; a folder that cannot take it loses nothing (the verdict is printed) and says why."""
-    import sys
-
     try:
         return save_verdict(run_dir, verdict)
     except OSError as exc:
