@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -34,9 +34,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from bench import __version__
 from bench.errors import ConfigError, ResultsError, UsageError
-from bench.recompute import recompute_run, run_labels, with_stored_verdict
+from bench.evidence import (
+    SIGNATURE_FILE,
+    loads_strict,
+    read_json_file,
+    read_verdict_file,
+    safe_relative_path,
+    sha256_file,
+    stale_verdict,
+)
+from bench.recompute import VERDICT_FILE, diff, recompute_run, run_labels
 from bench.record import folder as run_folder
-from bench.record.folder import SIGNATURE_FILE
 from bench.record.jsonfile import write_json
 from bench.record.units import unit_summaries
 
@@ -48,8 +56,11 @@ PRIVATE_KEY_MARKERS = (b"-----BEGIN PRIVATE KEY-----", b"-----BEGIN OPENSSH PRIV
                        b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
 
 STATUS_VERIFIED = "signed (verified)"
+STATUS_UNAUTHENTICATED = "signed (signer not authenticated)"
 STATUS_INVALID = "signed (INVALID)"
 STATUS_UNSIGNED = "unsigned"
+KEY_ALGORITHM = "ed25519"
+SHA256_HEX = frozenset("0123456789abcdef")
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -109,14 +120,16 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     if not path.is_file():
         raise UsageError(f"private key {path}: no such file")
     _refuse_public_key(path)
+    data = path.read_bytes()
     mode = stat.S_IMODE(path.stat().st_mode)
     if os.name == "posix" and mode & 0o077:
         raise ConfigError(f"private key {path}: permissions {mode:04o} are too open (group/others have access); "
                           f"run `chmod 600 {path}`")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"private key {path}: not an unencrypted PEM private key ({exc})") from None
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ConfigError(f"private key {path}: not an unencrypted PEM private key ({reason})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"private key {path}: {type(key).__name__} is not an Ed25519 key")
     return key
@@ -144,22 +157,15 @@ def load_public_key(path: str | Path) -> Ed25519PublicKey:
         raise UsageError(f"public key {path}: this is a private key; pass the .pub file")
     try:
         key = serialization.load_pem_public_key(data)
-    except ValueError as exc:
-        raise ConfigError(f"public key {path}: not a PEM public key ({exc})") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ConfigError(f"public key {path}: not a PEM public key ({reason})") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ConfigError(f"public key {path}: {type(key).__name__} is not an Ed25519 key")
     return key
 
 
 # --- manifest ------------------------------------------------------------------------------
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def _walk(run_dir: Path) -> tuple[list[str], list[str]]:
     """(regular files, other entries such as symlinks), as sorted POSIX paths relative to run_dir."""
@@ -214,7 +220,8 @@ def build_statement(run_dir: str | Path, run: dict[str, Any], public_key: Ed2551
             "signed_at": signed_at or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "units": [dataclasses.asdict(unit) for unit in unit_summaries(run)],
             # Lets `verify` without --pubkey check integrity; it does not authenticate the signer.
-            "signer": {"keyid": key_id(public_key), "public_key_ed25519": base64.b64encode(raw).decode()},
+            "signer": {"keyid": key_id(public_key), "algorithm": KEY_ALGORITHM,
+                       "public_key_ed25519": base64.b64encode(raw).decode()},
             "excluded_files": sorted(EXCLUDED_FILES),
         },
     }
@@ -273,8 +280,10 @@ def countersign_run(run_dir: str | Path, private_key_path: str | Path) -> Path:
     check = verify_run(run_dir, recompute=False)
     if check.findings:
         raise ResultsError(f"{run_dir}: refusing to countersign: " + "; ".join(check.findings))
-    envelope = json.loads((run_dir / SIGNATURE_FILE).read_text(encoding="utf-8"))
-    payload = base64.b64decode(envelope["payload"])
+    try:
+        envelope, payload, _ = _parse_envelope(run_dir / SIGNATURE_FILE)
+    except _Malformed as exc:
+        raise ResultsError(f"{run_dir / SIGNATURE_FILE}: not a valid DSSE envelope: {exc}") from None
     mine = key_id(key.public_key())
     others = [s for s in envelope["signatures"] if s.get("keyid") != mine]
     return _write_envelope(run_dir, payload, others + [_signature(key, payload)])
@@ -300,33 +309,113 @@ class Verification:
     labels: list[str] = dataclasses.field(default_factory=list)  # "unsigned", CPU stand-in, ...
 
     @property
-    def ok(self) -> bool:
+    def integrity_ok(self) -> bool:
+        """Signature valid, every file digest matches, every number re-derives; says nothing about who signed."""
         return self.signed and bool(self.signature_valid) and not self.findings and not self.recompute_findings
+
+    @property
+    def ok(self) -> bool:
+        """Verified: integrity holds and the signer was authenticated by a public key the caller gave."""
+        return self.integrity_ok and self.signer_authenticated
 
     @property
     def status(self) -> str:
         if not self.signed:
             return STATUS_UNSIGNED
-        return STATUS_VERIFIED if self.signature_valid and not self.findings else STATUS_INVALID
+        if not self.signature_valid or self.findings:
+            return STATUS_INVALID
+        return STATUS_VERIFIED if self.signer_authenticated else STATUS_UNAUTHENTICATED
+
+
+class _Malformed(ValueError):
+    """A crafted or damaged envelope; the message is the reason."""
+
+
+def _need(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(mapping, dict):
+        raise _Malformed(f"{where} is not an object")
+    if key not in mapping:
+        raise _Malformed(f"{where} has no {key!r}")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise _Malformed(f"{where}.{key} is a {type(value).__name__}, not a {names}")
+    return value
+
+
+def _b64(text: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise _Malformed(f"{where} is not valid base64") from None
+
+
+def _parse_envelope(path: Path) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    """(envelope, payload bytes, statement) after checking every field's type; _Malformed otherwise."""
+    try:
+        envelope = read_json_file(path)
+    except ResultsError as exc:
+        raise _Malformed(str(exc).split(": ", 1)[-1]) from None
+    if not isinstance(envelope, dict):
+        raise _Malformed(f"the envelope is a JSON {type(envelope).__name__}, not an object")
+    payload_type = _need(envelope, "payloadType", str, "envelope")
+    if payload_type != PAYLOAD_TYPE:
+        raise _Malformed(f"payloadType {payload_type[:60]!r} is not {PAYLOAD_TYPE!r}")
+    payload = _b64(_need(envelope, "payload", str, "envelope"), "envelope.payload")
+    signatures = _need(envelope, "signatures", list, "envelope")
+    if not signatures:
+        raise _Malformed("envelope.signatures is empty")
+    for i, signature in enumerate(signatures):
+        _need(signature, "sig", str, f"envelope.signatures[{i}]")
+        if "keyid" in signature and not isinstance(signature["keyid"], str):
+            raise _Malformed(f"envelope.signatures[{i}].keyid is not a string")
+    try:
+        statement = loads_strict(payload, "the signed statement")
+    except ResultsError as exc:
+        raise _Malformed(str(exc)) from None
+    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
+        raise _Malformed("payload is not an in-toto Statement v1")
+    _check_subjects(_need(statement, "subject", list, "statement"))
+    predicate = _need(statement, "predicate", dict, "statement")
+    signer = predicate.get("signer")
+    if signer is not None:
+        _check_signer(signer)
+    return envelope, payload, statement
+
+
+def _check_subjects(subjects: list[Any]) -> None:
+    for i, subject in enumerate(subjects):
+        where = f"statement.subject[{i}]"
+        name = _need(subject, "name", str, where)
+        if not safe_relative_path(name):
+            raise _Malformed(f"{where}.name {name[:60]!r} is not a path inside the run folder")
+        digest = _need(_need(subject, "digest", dict, where), "sha256", str, f"{where}.digest")
+        if len(digest) != 64 or not set(digest) <= SHA256_HEX:
+            raise _Malformed(f"{where}.digest.sha256 is not a SHA-256 hex digest")
+
+
+def _check_signer(signer: Any) -> None:
+    if not isinstance(signer, dict):
+        raise _Malformed("statement.predicate.signer is not an object")
+    algorithm = signer.get("algorithm", KEY_ALGORITHM)
+    if algorithm != KEY_ALGORITHM:
+        raise _Malformed(f"unsupported key algorithm {str(algorithm)[:40]!r} (only Ed25519 is accepted)")
+    if "public_key_ed25519" in signer:
+        raw = _b64(_need(signer, "public_key_ed25519", str, "statement.predicate.signer"),
+                   "statement.predicate.signer.public_key_ed25519")
+        if len(raw) != 32:
+            raise _Malformed(f"the embedded public key is {len(raw)} bytes; an Ed25519 key is 32")
 
 
 def _load_envelope(path: Path, result: Verification) -> dict[str, Any] | None:
     try:
-        envelope = json.loads(path.read_text(encoding="utf-8"))
-        payload = base64.b64decode(envelope["payload"], validate=True)
-        statement = json.loads(payload)
-        envelope["signatures"]  # noqa: B018 -- a missing list is a malformed envelope (KeyError below)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        result.findings.append(f"signature: {SIGNATURE_FILE} is not a readable DSSE envelope ({exc})")
-        return None
-    if envelope.get("payloadType") != PAYLOAD_TYPE:
-        result.findings.append(f"signature: payloadType {envelope.get('payloadType')!r} is not {PAYLOAD_TYPE!r}")
-        return None
-    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
-        result.findings.append("signature: payload is not an in-toto Statement v1")
+        envelope, payload, statement = _parse_envelope(path)
+    except _Malformed as exc:
+        result.findings.append(f"signature: {SIGNATURE_FILE} is not a valid DSSE envelope: {exc}")
         return None
     if statement.get("predicateType") != PREDICATE_TYPE:
-        result.findings.append(f"signature: predicateType {statement.get('predicateType')!r} is not {PREDICATE_TYPE!r}")
+        result.findings.append(f"signature: predicateType {str(statement.get('predicateType'))[:60]!r} "
+                               f"is not {PREDICATE_TYPE!r}")
     envelope["_payload_bytes"] = payload
     envelope["_statement"] = statement
     return envelope
@@ -396,7 +485,8 @@ def verify_run(run_dir: str | Path, public_key_path: str | Path | list[str | Pat
     """Check signature, every file digest, and (if `recompute`) every derived number and verdict.
 
     `public_key_path`: one key file or several (e.g. operator and authorizer); each must have signed.
-    None: the key embedded in the envelope, which proves integrity but not who signed."""
+    None: the key embedded in the envelope, which proves integrity but not who signed (`ok` is then
+    False; `integrity_ok` says whether everything else holds)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: not a folder")
@@ -408,33 +498,117 @@ def verify_run(run_dir: str | Path, public_key_path: str | Path | list[str | Pat
     if not result.signed:
         result.labels.append("unsigned: no signature; integrity and origin cannot be checked")
     else:
-        envelope = _load_envelope(envelope_path, result)
-        if envelope is None:
-            result.signature_valid = False
-        else:
-            statement = envelope["_statement"]
-            result.signed_at = (statement.get("predicate") or {}).get("signed_at")
-            _check_signature(envelope, public_keys, result)
-            _check_files(run_dir, statement, result)
-            _check_run_id(run_dir, statement, result)
-            if not public_keys and result.signature_valid:
-                result.notes.append("signer unauthenticated: checked against the key embedded in the envelope, "
-                                    "which proves integrity, not origin; pass --pubkey with the lab's key")
+        _verify_envelope(run_dir, envelope_path, public_keys, result)
     if (run_dir / "run.json").is_file():
-        try:
-            run = read_run(run_dir)
-        except ResultsError as exc:
-            result.recompute_findings.append(str(exc))
-        else:
-            result.labels.extend(run_labels(run))
-            run = with_stored_verdict(run, run_dir)
-            if recompute:
-                outcome = recompute_run(run)
-                result.recompute_findings.extend(outcome.findings)
-                result.notes.extend(outcome.notes)
+        _verify_numbers(run_dir, result, recompute)
     elif not result.signed:
         raise ResultsError(f"{run_dir}: no run.json (not a results folder)")
     return result
+
+
+def _verify_envelope(run_dir: Path, envelope_path: Path, public_keys: list[Ed25519PublicKey],
+                     result: Verification) -> None:
+    envelope = _load_envelope(envelope_path, result)
+    if envelope is None:
+        result.signature_valid = False
+        return
+    statement = envelope["_statement"]
+    signed_at = statement["predicate"].get("signed_at")
+    result.signed_at = signed_at if isinstance(signed_at, str) else None
+    _check_signature(envelope, public_keys, result)
+    _check_files(run_dir, statement, result)
+    _check_run_id(run_dir, statement, result)
+    if not public_keys and result.signature_valid:
+        result.notes.insert(0, "signer UNAUTHENTICATED: checked against the key embedded in the envelope, which "
+                               "proves integrity, not origin; pass --pubkey with the lab's public key")
+
+
+def _verify_numbers(run_dir: Path, result: Verification, recompute: bool) -> None:
+    try:
+        run = read_run(run_dir)
+        run = _with_verdict_file(run, run_dir, result)
+    except ResultsError as exc:
+        result.recompute_findings.append(str(exc))
+        return
+    result.labels.extend(run_labels(run))
+    result.recompute_findings.extend(unit_file_findings(run_dir, run))
+    if recompute:
+        outcome = recompute_run(run)
+        result.recompute_findings.extend(outcome.findings)
+        result.notes.extend(outcome.notes)
+
+
+def _with_verdict_file(run: dict[str, Any], run_dir: Path, result: Verification) -> dict[str, Any]:
+    """run.json with verdict.json's verdict, after checking it is strict JSON and judged this run.json."""
+
+    path = run_dir / VERDICT_FILE
+    if not path.is_file():
+        return run
+    stored = read_verdict_file(path)
+    reason = stale_verdict(run_dir, stored)
+    if reason:
+        result.recompute_findings.append(f"verdict: {reason}")
+    return run if run.get("verdict") else {**run, "verdict": stored}
+
+
+UNIT_RECORD_ONLY = frozenset({"unit", "status", "run_dir", "device_spec", "stand_in", "label_note", "exit_code",
+                              "error", "output_tail", "schema_version"})
+
+
+def unit_file_findings(run_dir: Path, run: dict[str, Any]) -> list[str]:
+    """Multi-unit folders: each units/<label>/run.json must say what the lot record says of that unit,
+    and no unit folder may hold a run.json that the lot record does not summarise."""
+    units = run.get("units")
+    if units is None:
+        return []
+    if not isinstance(units, list):
+        return [f"run.json: 'units' is a {type(units).__name__}, not a list"]
+    findings, referenced = [], set()
+    for i, record in enumerate(units):
+        if not isinstance(record, dict):
+            findings.append(f"units[{i}]: not an object")
+            continue
+        label, folder = record.get("unit"), record.get("run_dir")
+        if folder is None:
+            continue  # a unit measured in this process: the lot record is its only copy
+        if not isinstance(folder, str) or not safe_relative_path(folder):
+            findings.append(f"unit {str(label)[:40]}: run_dir {str(folder)[:60]!r} is not a path inside the run folder")
+            continue
+        referenced.add(folder)
+        findings.extend(_unit_agrees(run_dir, folder, str(label), record))
+    units_root = run_dir / "units"
+    if units_root.is_dir():
+        for path in sorted(units_root.glob("*/run.json")):
+            folder = path.parent.relative_to(run_dir).as_posix()
+            if folder not in referenced:
+                findings.append(f"{folder}/run.json: a unit run the lot record does not summarise")
+    return findings
+
+
+def _unit_agrees(run_dir: Path, folder: str, label: str, record: dict[str, Any]) -> list[str]:
+    path = run_dir / folder / "run.json"
+    if not path.is_file():
+        if record.get("status") == "failed" and "run_id" not in record:
+            return []  # the worker never wrote a run
+        return [f"unit {label}: {folder}/run.json is missing"]
+    try:
+        own = dict(run_folder.read_run(path))
+    except ResultsError as exc:
+        return [f"unit {label}: {exc}"]
+    findings = []
+    for key in sorted(set(own) | set(record), key=str):
+        if key in UNIT_RECORD_ONLY:
+            continue
+        if key not in own or key not in record:
+            where = "lot record" if key not in record else f"{folder}/run.json"
+            findings.append(f"unit {label}: {key!r} missing from the {where}")
+            continue
+        findings.extend(f"unit {label}: {folder}/run.json disagrees with the lot record at {line}"
+                        for line in diff(record[key], own[key], key)[:5])
+    own_unit = own.get("unit")
+    if isinstance(own_unit, dict) and own_unit.get("label") not in (None, label):
+        findings.append(f"unit {label}: {folder}/run.json is labelled {str(own_unit.get('label'))[:40]!r}")
+    return findings
 
 
 def _check_run_id(run_dir: Path, statement: dict[str, Any], result: Verification) -> None:
@@ -444,12 +618,11 @@ def _check_run_id(run_dir: Path, statement: dict[str, Any], result: Verification
     except ResultsError:
         return  # reported by the file check (missing) or by recompute (unreadable)
     if signed_id != actual:
-        result.findings.append(f"run_id: signed {signed_id!r}, run.json has {actual!r}")
+        result.findings.append(f"run_id: signed {str(signed_id)[:80]!r}, run.json has {str(actual)[:80]!r}")
 
 
 def signature_status(run_dir: str | Path, public_key_path: str | Path | None = None) -> str:
     """One label for reports: "signed (verified)", "signed (INVALID)" or "unsigned".
 
     Checks signature and digests only (no recomputation), so it is cheap enough for every report."""
-    result = verify_run(run_dir, public_key_path, recompute=False)
-    return result.status
+    return verify_run(run_dir, public_key_path, recompute=False).status

@@ -1,7 +1,12 @@
 """Derived numbers of a run, computed only from stored raw samples and work counts.
 
 `derive_measurement` and `build_summary` are pure: `bench verify` calls them again on a stored
-run and compares, so whatever is stored must be reproducible from the samples."""
+run and compares, so whatever is stored must be reproducible from the samples.
+
+Headline peaks (effective TPP, effective DRAM bandwidth) come only from measurements a lab can
+defend: a case whose warm-up did not stabilise, or whose relative expanded uncertainty is above
+a ceiling (DEFAULT_MAX_RELATIVE_U), does not set them. A max over noisy medians is biased upward
+and would stop being a lower bound. Excluded cases are listed in `excluded_from_peaks`."""
 
 from __future__ import annotations
 
@@ -23,6 +28,48 @@ def derive_measurement(samples_s: list[float], work: Mapping[str, int], unit: st
     """{'stats': ..., 'throughput': ...} of one measurement from its raw per-iteration samples."""
     summary = stats.summarize(samples_s)
     return {"stats": summary, "throughput": throughput_block(work, summary, unit)}
+
+
+DEFAULT_MAX_RELATIVE_U = 0.25  # U (k = 2) / value above which a case cannot set a headline peak
+
+
+def relative_uncertainty(measurement: Mapping[str, Any]) -> float | None:
+    """Relative expanded uncertainty of a measurement: its budget's relative_U, else the larger
+    half-width of its 95 % interval over the value. None when neither is recorded."""
+    budget = measurement.get("uncertainty")
+    if isinstance(budget, Mapping) and isinstance(budget.get("relative_U"), (int, float)):
+        return float(budget["relative_U"])
+    throughput = measurement.get("throughput") or {}
+    value, ci = throughput.get("value"), throughput.get("ci95")
+    if not isinstance(value, (int, float)) or value <= 0 or not isinstance(ci, (list, tuple)) or len(ci) != 2:
+        return None
+    if not all(isinstance(x, (int, float)) for x in ci):
+        return None
+    return metrics.expanded_from_interval(value, ci) / value
+
+
+def indefensible(measurement: Mapping[str, Any], max_relative_u: float = DEFAULT_MAX_RELATIVE_U) -> str | None:
+    """Why a measurement may not set a headline peak, or None when it may."""
+    warmup = (measurement.get("timing") or {}).get("warmup")
+    if isinstance(warmup, Mapping) and warmup.get("stable") is False:
+        return "warm-up did not stabilise"
+    relative = relative_uncertainty(measurement)
+    if relative is not None and not relative <= max_relative_u:
+        return f"relative U {relative:.1%} above the {max_relative_u:.0%} ceiling"
+    return None
+
+
+def defensible_split(measurements: list[Mapping[str, Any]], max_relative_u: float = DEFAULT_MAX_RELATIVE_U
+                     ) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+    """(measurements that may set a peak, [{measurement_id, reason}] of those that may not)."""
+    kept, excluded = [], []
+    for m in measurements:
+        reason = indefensible(m, max_relative_u)
+        if reason:
+            excluded.append({"measurement_id": m.get("id"), "reason": reason})
+        else:
+            kept.append(m)
+    return kept, excluded
 
 
 def _usable(run: Mapping[str, Any], suite: str) -> list[Mapping[str, Any]]:
@@ -100,11 +147,15 @@ def _normal_inputs(measurements: list[Mapping[str, Any]]) -> list[Mapping[str, A
     return [m for m in measurements if m["params"].get("input_distribution", "normal") == "normal"]
 
 
-def build_summary(run: Mapping[str, Any]) -> dict[str, Any]:
-    gemm = _peaks(_normal_inputs(_usable(run, "gemm")))
-    tpp = effective_tpp(gemm)
+def build_summary(run: Mapping[str, Any], max_relative_u: float = DEFAULT_MAX_RELATIVE_U) -> dict[str, Any]:
+    gemm_cases, gemm_excluded = defensible_split(_normal_inputs(_usable(run, "gemm")), max_relative_u)
+    stream_cases, stream_excluded = defensible_split(
+        [m for m in _usable(run, "stream") if m["params"].get("role") == "dram"], max_relative_u)
+    gemm = _peaks(_normal_inputs(_usable(run, "gemm")))  # every case, for the tables
+    tpp = effective_tpp(_peaks(gemm_cases))  # defensible cases only, for the headline
     streams = stream_peaks(_usable(run, "stream"))
-    bandwidth = effective_dram_bandwidth(streams)
+    bandwidth = effective_dram_bandwidth(stream_peaks(stream_cases))
+    excluded = gemm_excluded + stream_excluded
     uncertainty = {}
     if tpp["dtype"]:
         block = _uncertainty_of(run, tpp["by_dtype"][tpp["dtype"]]["measurement_id"], metrics.bit_length(tpp["dtype"]))
@@ -116,6 +167,8 @@ def build_summary(run: Mapping[str, Any]) -> dict[str, Any]:
             uncertainty["dram_bandwidth_gbps"] = block
     interconnect = interconnect_peaks(_usable(run, "interconnect"))
     extra = {"interconnect": interconnect} if interconnect else {}  # absent for runs without collectives
+    if excluded:  # absent when every case may set a peak, so earlier runs still re-derive
+        extra["excluded_from_peaks"] = excluded
     return {
         **extra,
         "effective_tpp": tpp,

@@ -100,9 +100,16 @@ def budget(samples_s: Sequence[float], iterations: int, resolution_s: float,
     "effective_dof", "warnings"}."""
     if len(samples_s) == 0:
         raise ValueError("no samples to budget")
-    median = float(np.median(np.asarray(samples_s, dtype=np.float64)))
+    values = np.asarray(samples_s, dtype=np.float64)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("every sample time must be a finite number of seconds >= 0")
+    median = float(np.median(values))
     if median <= 0 or iterations < 1:
         raise ValueError(f"non-positive median sample time {median!r} or iterations {iterations!r}")
+    if not (math.isfinite(k) and k > 0):
+        raise ValueError(f"coverage factor k must be a finite positive number, got {k!r}")
+    if not (math.isfinite(resolution_s) and resolution_s >= 0):
+        raise ValueError(f"timer resolution must be a finite number >= 0, got {resolution_s!r}")
     warnings: list[str] = []
     components = []
     repeat = type_a_median(samples_s)

@@ -26,8 +26,11 @@ from bench.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INCONCLUSIVE,
     EXIT_OK,
+    ConfigError,
+    ResultsError,
     UsageError,
 )
+from bench.evidence import judged_block, stale_verdict  # noqa: F401 -- re-exported for readers
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
 from bench.profiles import Profile, classify_spec, conclusion_depends_on, declared_notes, load_profile, region_outcomes
 from bench.record import folder as folder_module
@@ -36,9 +39,11 @@ from bench.specs import (
     Database,
     DeviceSpec,
     canonical_dtype,
+    devices_dir,
     load_database,
     load_declared,
 )
+from bench.summary import DEFAULT_MAX_RELATIVE_U, build_summary, indefensible
 
 RANK = {FAIL: 0, CONDITIONAL_FAIL: 1, INCONCLUSIVE: 2, CONDITIONAL_PASS: 3, PASS: 4}
 EXIT_CODES = {PASS: EXIT_OK, CONDITIONAL_PASS: EXIT_OK, FAIL: EXIT_CHECK_FAILED,
@@ -107,6 +112,8 @@ class Verdict:
     checks: list[Check]
     statement: str
     notes: list[str]
+    reason: str | None = None  # "uncertainty too large" when nothing defensible set a headline value
+    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)  # how to re-derive it (bench verify)
 
     @property
     def criteria(self) -> list[Criterion]:
@@ -134,12 +141,41 @@ def _finite(value: Any) -> Any:
     return value
 
 
+_DATABASE_CACHE: dict[tuple, Database] = {}
+
+
+def shipped_database() -> Database:
+    """The shipped specification database, parsed once per process while its files are unchanged
+    (fleet and verify judge many units; parsing the YAML takes about a second)."""
+    folder = Path(str(devices_dir()))
+    stamp = tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in folder.iterdir()))
+    if stamp not in _DATABASE_CACHE:
+        _DATABASE_CACHE.clear()
+        _DATABASE_CACHE[stamp] = load_database()
+    return _DATABASE_CACHE[stamp]
+
+
 # --- reading a run --------------------------------------------------------------------------------
 
 def read_run(run: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(run, Mapping):
         return dict(run)
     return dict(folder_module.read_run(run))
+
+
+def _finite_number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ResultsError(f"run.json: {what} is {str(value)[:40]!r}, not a finite number")
+    return float(value)
+
+
+def _number(value: Any, what: str, *, positive: bool = False) -> float:
+    """A finite number (>= 0, or > 0 with `positive`) from a run, else ResultsError: an input error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ResultsError(f"run.json: {what} is {str(value)[:40]!r}, not a finite number")
+    if value < 0 or (positive and value == 0):
+        raise ResultsError(f"run.json: {what} is {value!r}; it must be {'positive' if positive else 'at least 0'}")
+    return float(value)
 
 
 def _budget(summary: Mapping, *keys: str) -> Mapping | None:
@@ -160,51 +196,77 @@ def _measurement(run: Mapping, measurement_id: str | None) -> Mapping:
     return next((m for m in run.get("measurements") or [] if m.get("id") == measurement_id), {})
 
 
-def measured_values(run: Mapping[str, Any]) -> dict[str, Measured]:
-    """tpp, dram_bandwidth_gbps and gemm:<dtype> (TOPS) from a run, each with U (k = 2)."""
+def _expanded_u(budget: Mapping | None, value: float, ci: Any, what: str) -> tuple[float, str]:
+    """U (k = 2) of a value: its budget's U, else the larger half-width of its 95 % CI, else NaN."""
+    if budget:
+        return _number(budget["U"], f"{what} uncertainty U"), UNCERTAINTY_FROM_BUDGET
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        low, high = (_finite_number(x, f"{what} ci95") for x in ci)
+        if low > high:
+            raise ResultsError(f"run.json: {what} ci95 [{low:g}, {high:g}] is reversed")
+        return metrics.expanded_from_interval(value, (low, high)), UNCERTAINTY_FROM_CI
+    return math.nan, UNCERTAINTY_FROM_CI
+
+
+def _headline_summary(run: Mapping, max_relative_u: float | None) -> Mapping:
+    """The run's summary, or one re-derived under another defensibility ceiling (bench check --max-relative-u)."""
     summary = run.get("summary") or {}
+    if max_relative_u is None:
+        return summary if isinstance(summary, Mapping) else {}
+    try:
+        return build_summary(run, max_relative_u)
+    except (KeyError, TypeError, AttributeError, ValueError, ZeroDivisionError) as exc:
+        raise ResultsError(f"run.json: cannot re-select the headline peaks ({type(exc).__name__}: {exc})") from None
+
+
+def measured_values(run: Mapping[str, Any], max_relative_u: float | None = None) -> dict[str, Measured]:
+    """tpp, dram_bandwidth_gbps and gemm:<dtype> (TOPS) from a run, each with U (k = 2).
+
+    Raises ResultsError for a value or uncertainty that is not a finite number >= 0."""
+    summary = _headline_summary(run, max_relative_u)
     out: dict[str, Measured] = {}
-    by_dtype = (summary.get("effective_tpp") or {}).get("by_dtype") or _by_dtype_from_measurements(run)
+    tpp_block = summary.get("effective_tpp")
+    if isinstance(tpp_block, Mapping) and "by_dtype" in tpp_block:
+        by_dtype = tpp_block["by_dtype"] or {}  # empty: nothing defensible, never a fallback to every case
+    else:
+        by_dtype = _by_dtype_from_measurements(run, max_relative_u)
     for dtype, entry in by_dtype.items():
         tops = entry.get("tops")
         if not tops:
             continue
+        tops = _number(tops, f"summary TOPS of {dtype}", positive=True)
         budget = (_budget(summary, f"gemm/{dtype}", entry.get("measurement_id") or "")
                   or _own_budget(run, entry.get("measurement_id")))
-        if budget:
-            U, source = float(budget["U"]), UNCERTAINTY_FROM_BUDGET
-        else:
-            ci = entry.get("ci95_tops") or (_measurement(run, entry.get("measurement_id")).get("throughput") or {}).get("ci95")
-            U, source = (metrics.expanded_from_interval(tops, ci) if ci else math.nan), UNCERTAINTY_FROM_CI
-        out[f"gemm:{dtype}"] = Measured(f"gemm:{dtype}", float(tops), U, source, entry.get("measurement_id"), dtype)
+        ci = entry.get("ci95_tops") or (_measurement(run, entry.get("measurement_id")).get("throughput") or {}).get("ci95")
+        U, source = _expanded_u(budget, tops, ci, f"{dtype} GEMM")
+        out[f"gemm:{dtype}"] = Measured(f"gemm:{dtype}", tops, U, source, entry.get("measurement_id"), dtype)
     tops_by_dtype = {m.dtype: m.value for m in out.values()}
     tpp_value, tpp_dtype = metrics.max_tpp(tops_by_dtype) if tops_by_dtype else (0.0, None)
     if tpp_value > 0 and tpp_dtype:
         gemm = out[f"gemm:{tpp_dtype}"]
         budget = _budget(summary, "tpp", "effective_tpp")
-        U, source = ((float(budget["U"]), UNCERTAINTY_FROM_BUDGET) if budget
+        U, source = ((_number(budget["U"], "TPP uncertainty U"), UNCERTAINTY_FROM_BUDGET) if budget
                      else (gemm.U * metrics.bit_length(tpp_dtype), gemm.uncertainty_source))
         out["tpp"] = Measured("tpp", tpp_value, U, source, gemm.measurement_id, tpp_dtype)
     bandwidth = summary.get("effective_dram_bandwidth") or {}
     if bandwidth.get("value"):
-        value = float(bandwidth["value"])
+        value = _number(bandwidth["value"], "effective DRAM bandwidth", positive=True)
         budget = (_budget(summary, "dram_bandwidth_gbps", "effective_dram_bandwidth")
                   or _own_budget(run, bandwidth.get("measurement_id")))
-        if budget:
-            U, source = float(budget["U"]), UNCERTAINTY_FROM_BUDGET
-        else:
-            ci = (_measurement(run, bandwidth.get("measurement_id")).get("throughput") or {}).get("ci95")
-            U, source = (metrics.expanded_from_interval(value, ci) if ci else math.nan), UNCERTAINTY_FROM_CI
+        ci = (_measurement(run, bandwidth.get("measurement_id")).get("throughput") or {}).get("ci95")
+        U, source = _expanded_u(budget, value, ci, "DRAM bandwidth")
         out["dram_bandwidth_gbps"] = Measured("dram_bandwidth_gbps", value, U, source, bandwidth.get("measurement_id"))
     return out
 
 
-def _by_dtype_from_measurements(run: Mapping) -> dict[str, dict]:
-    """Best passing GEMM per dtype, for runs without a summary block."""
+def _by_dtype_from_measurements(run: Mapping, max_relative_u: float | None = None) -> dict[str, dict]:
+    """Best passing, defensible GEMM per dtype, for runs without a summary block."""
+    ceiling = DEFAULT_MAX_RELATIVE_U if max_relative_u is None else max_relative_u
     records = [{"dtype": m["dtype"], "tops": m["throughput"]["value"], "measurement_id": m["id"],
                 "ci95_tops": m["throughput"].get("ci95")}
                for m in run.get("measurements") or []
-               if m.get("suite") == "gemm" and m.get("status", "ok") == "ok" and m.get("throughput")]
+               if m.get("suite") == "gemm" and m.get("status", "ok") == "ok" and m.get("throughput")
+               and not indefensible(m, ceiling)]
     return {dtype: dict(r) for dtype, r in metrics.best_by(records, "tops", "dtype").items()}
 
 
@@ -216,8 +278,11 @@ def _decide(value: float, U: float, limit: float, rule: str) -> tuple[str, float
         U = 0.0 if rule == "simple" else math.nan
     if math.isnan(U):
         return INCONCLUSIVE, math.nan
-    return (metrics.decide(value, U, limit, below_is_conforming=True, rule=rule),
-            metrics.acceptance_limit(limit, U, rule, below_is_conforming=True))
+    outcome = metrics.decide(value, U, limit, below_is_conforming=True, rule=rule)
+    accept = metrics.acceptance_limit(limit, U, rule, below_is_conforming=True)
+    if accept <= 0:  # the guard band swallows the whole conforming zone: nothing below the limit can be shown
+        return (outcome if outcome in (FAIL, CONDITIONAL_FAIL) else INCONCLUSIVE), None
+    return outcome, accept
 
 
 def _measured_for(metric: str, measured: Mapping[str, Measured], spec: DeviceSpec) -> Measured | None:
@@ -305,11 +370,18 @@ def check_contradiction(spec: DeviceSpec, measured: Mapping[str, Measured], deri
         rows.append(Criterion("contradiction", "DRAM GB/s <= declared", "measured STREAM bandwidth against the declared peak DRAM bandwidth",
                               "dram_bandwidth_gbps", "GB/s", spec.dram_bandwidth_gbps, spec.dram_bandwidth_gbps, None,
                               m.value, m.U, al, outcome))
+    unmeasured = _unmeasured_declared(spec, measured)
+    rows.extend(unmeasured)
     decisive = [r for r in rows if r.limit is not None]
     if not decisive:
         return Check("contradiction", "2. measured against declared", INCONCLUSIVE,
-                     "nothing measured that the declaration gives a peak for", rows)
+                     "nothing measured that the declaration gives a peak for"
+                     + "".join(f"; {r.note}" for r in unmeasured), rows)
     outcome = min((r.outcome for r in decisive), key=RANK.__getitem__)
+    if unmeasured and RANK[outcome] > RANK[INCONCLUSIVE]:
+        return Check("contradiction", "2. measured against declared", INCONCLUSIVE,
+                     "not measured: " + "; ".join(r.note for r in unmeasured)
+                     + " (leaving it out can never do better than measuring it low)", rows)
     if spec.estimate and outcome in (FAIL, CONDITIONAL_FAIL):
         return Check("contradiction", "2. measured against declared", INCONCLUSIVE,
                      "measured above an estimated peak: the estimate (derived from the host; its clock may be "
@@ -320,6 +392,25 @@ def check_contradiction(spec: DeviceSpec, measured: Mapping[str, Measured], deri
                PASS: "consistent with the declaration: every measurement is below the declared peak",
                INCONCLUSIVE: "a measurement has no usable uncertainty"}[outcome]
     return Check("contradiction", "2. measured against declared", outcome, summary, rows)
+
+
+def _unmeasured_declared(spec: DeviceSpec, measured: Mapping[str, Measured]) -> list[Criterion]:
+    """Rows for what sets the declaration but was not measured: the data type(s) of the declared TPP
+    (any one of them, when several tie) and, when declared, the DRAM bandwidth."""
+    rows = []
+    best = spec.best_tops()
+    declared_tpp = {dtype: metrics.tpp(tops, dtype) for dtype, tops in best.items()}
+    setting = sorted(d for d, v in declared_tpp.items() if spec.tpp and math.isclose(v, spec.tpp, rel_tol=1e-9))
+    measured_dtypes = {canonical_dtype(m.dtype) for key, m in measured.items() if key.startswith("gemm:") and m.dtype}
+    if setting and not set(setting) & measured_dtypes:
+        names = " or ".join(setting)
+        rows.append(Criterion("contradiction", f"{names} measured", "the data type that sets the declared TPP must "
+                              "be measured", "tpp", "TPP", declared=spec.tpp, outcome=INCONCLUSIVE,
+                              note=f"{names} sets the declared TPP {spec.tpp:g} and was not measured"))
+    if spec.dram_bandwidth_gbps and "dram_bandwidth_gbps" not in measured:
+        rows.append(Criterion("contradiction", "DRAM bandwidth measured", "the declared DRAM bandwidth must be measured",
+                              "dram_bandwidth_gbps", "GB/s", declared=spec.dram_bandwidth_gbps, outcome=INCONCLUSIVE, note="DRAM bandwidth (stream, DRAM-sized) was not measured"))
+    return rows
 
 
 def check_threshold(profile: Profile, spec: DeviceSpec, measured: Mapping[str, Measured], rule: str) -> Check:
@@ -460,19 +551,40 @@ def check_identity(device: Mapping, spec: DeviceSpec, declared_how: str, derived
 
 def check_run(run: str | Path | Mapping[str, Any], profile: str | Profile = "us-2026-01",
               declared: str | DeviceSpec | None = None, rule: str = "guarded",
-              database: Database | None = None) -> Verdict:
+              database: Database | None = None, max_relative_u: float | None = None) -> Verdict:
     """The verdict for a measured run (a run folder, a run.json path, or the run dict) under a
     threshold profile (id, file path or Profile). `declared` is a database name, a spec file, a
     DeviceSpec, or None to auto-match the detected device (CPUs get the derived host spec).
-    `rule` is the decision rule: "guarded" (guard band w = U, non-binary) or "simple" (w = 0)."""
+    `rule` is the decision rule: "guarded" (guard band w = U, non-binary) or "simple" (w = 0).
+    `max_relative_u`: the ceiling on a case's relative U above which it cannot set a headline peak
+    (None: the one the run's summary was built with, bench.summary.DEFAULT_MAX_RELATIVE_U)."""
     if rule not in RULES:
         raise UsageError(f"unknown decision rule {rule!r}; use one of {', '.join(RULES)}")
+    if max_relative_u is not None and (isinstance(max_relative_u, bool) or not isinstance(max_relative_u, (int, float))
+                                       or not 0 < max_relative_u < math.inf):
+        raise UsageError(f"--max-relative-u must be a positive number, got {max_relative_u!r}")
     data = read_run(run)
-    database = database or load_database()
+    database = database or shipped_database()
+    profile_name = profile if isinstance(profile, str) else profile.id
     profile = load_profile(profile)
+    _validate_profile(profile)
+    parameters = {"profile": profile_name, "rule": rule, "declared": declared if isinstance(declared, str) else None,
+                  "max_relative_u": max_relative_u}
+    try:
+        return _judge(data, profile, declared, rule, database, parameters)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise ResultsError(f"run.json: malformed run record ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _judge(data: dict[str, Any], profile: Profile, declared: str | DeviceSpec | None, rule: str,
+           database: Database, parameters: dict[str, Any]) -> Verdict:
+    max_relative_u = parameters["max_relative_u"]
     device = data.get("device") or {}
+    if not isinstance(device, Mapping):
+        raise ResultsError("run.json: 'device' is not an object")
     spec, declared_how = _declared_spec(declared, device, database)
-    measured = measured_values(data)
+    _validate_declared(spec)
+    measured = measured_values(data, max_relative_u)
     device_derived = database.derived_for_device(device, spec)
     derived = device_derived or database.derived_for_spec(spec)
     derived_tpp = derived.tpp if derived else None
@@ -486,12 +598,15 @@ def check_run(run: str | Path | Mapping[str, Any], profile: str | Profile = "us-
     notes = ["A measured (effective) TPP or bandwidth is a lower bound on the theoretical peak the rules use: "
              "it can prove a part is above a line, never that it is below one. 'Below the line' rests on the "
              "declaration, which the measurement can only be consistent with."]
+    reason = _too_uncertain(_headline_summary(data, max_relative_u), measured) if outcome == INCONCLUSIVE else None
+    if reason:
+        notes.insert(0, reason)
     if spec.estimate:
         notes.append(f"The declared spec is an estimate: {spec.notes}")
     notes += [f"Declared spec: {note}" for note in declared_notes(spec, profile)]
     if status := data.get("status"):
         if status != "complete":
-            notes.append(f"The run's status is {status!r}; results may be partial.")
+            notes.append(f"The run's status is {str(status)[:40]!r}; results may be partial.")
     return Verdict(
         verdict=outcome, exit_code=EXIT_CODES[outcome],
         profile={"id": profile.id, "title": profile.title, "citation": dict(profile.citation),
@@ -500,7 +615,49 @@ def check_run(run: str | Path | Mapping[str, Any], profile: str | Profile = "us-
                              "tpp_dtype": spec.tpp_dtype, "confidence": spec.confidence, "estimate": spec.estimate},
         detected={k: device.get(k) for k in ("backend", "vendor", "name", "architecture", "compute_units", "max_clock_mhz")},
         uncertainty_source="; ".join(sources) or "no measurements",
-        checks=checks, statement=_statement(outcome, profile, spec, rule), notes=notes)
+        checks=checks, statement=_statement(outcome, profile, spec, rule), notes=notes,
+        reason="uncertainty too large" if reason else None, parameters=parameters)
+
+
+def _too_uncertain(summary: Mapping, measured: Mapping[str, Measured]) -> str | None:
+    """A note when a headline metric is missing only because every case of it was excluded."""
+    excluded = summary.get("excluded_from_peaks") or []
+    ids = [str(e.get("measurement_id")) for e in excluded if isinstance(e, Mapping)]
+    missing = []
+    if "tpp" not in measured and any(i.startswith("gemm/") for i in ids):
+        missing.append("TPP")
+    if "dram_bandwidth_gbps" not in measured and any(i.startswith("stream/") for i in ids):
+        missing.append("DRAM bandwidth")
+    if not missing:
+        return None
+    return (f"inconclusive (uncertainty too large): no {' or '.join(missing)} measurement a lab can defend; every "
+            "case had unstable warm-up or a relative U above the ceiling (summary.excluded_from_peaks)")
+
+
+def _positive(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where} is {value!r}; a declared value must be a finite positive number")
+
+
+def _validate_declared(spec: DeviceSpec) -> None:
+    """Declared peaks, bandwidth and die area finite and positive: 0 GB/s or a NaN peak is an input error,
+    never a criterion silently skipped."""
+    where = f"declared spec {spec.name}" + (f" ({spec.path})" if spec.path else "")
+    for peak in spec.peaks:
+        _positive(peak.tops, f"{where}: {peak.dtype} peak")
+    for name in ("dram_bandwidth_gbps", "die_area_mm2"):
+        value = getattr(spec, name)
+        if value is not None:
+            _positive(value, f"{where}: {name}")
+
+
+def _validate_profile(profile: Profile) -> None:
+    """Numeric limits finite: a NaN limit compares false both ways and could let any part through."""
+    for rule_obj, leaf in profile.leaves():
+        if leaf.metric is not None and (isinstance(leaf.value, bool) or not isinstance(leaf.value, (int, float))
+                                        or not math.isfinite(leaf.value)):
+            raise ConfigError(f"profile {profile.id}: rule {rule_obj.id}: limit {leaf.metric} is {leaf.value!r}; "
+                              "a limit must be a finite number")
 
 
 def _declared_spec(declared: str | DeviceSpec | None, device: Mapping, database: Database) -> tuple[DeviceSpec, str]:
@@ -533,7 +690,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def render_verdict(verdict: Verdict) -> str:
     """Plain-text report of a verdict: the checks, the side-by-side criteria, the statement."""
-    lines = [f"Verdict: {verdict.verdict.upper()}  (exit {verdict.exit_code})",
+    reason = f" ({verdict.reason})" if verdict.reason else ""
+    lines = [f"Verdict: {verdict.verdict.upper()}{reason}  (exit {verdict.exit_code})",
              f"Profile: {verdict.profile['id']} — {verdict.profile['title']}",
              f"         {verdict.profile['citation'].get('document', '')}; effective {verdict.profile['effective']}",
              f"Declared: {verdict.declared['name']} ({verdict.declared['how']}), TPP {_fmt(verdict.declared['tpp'])}"
@@ -557,11 +715,12 @@ def render_verdict(verdict: Verdict) -> str:
 
 
 def save_verdict(run_dir: str | Path, verdict: Verdict) -> Path | None:
-    """Store the verdict as RUN_DIR/verdict.json, where reports, fleet and verify read it.
+    """Store the verdict as RUN_DIR/verdict.json, where reports, fleet and verify read it, naming the
+    run id and run.json digest it judged (see `stale_verdict`).
 
     Returns the path, or None when the folder is signed: adding a file would break the signature,
     so a verdict for a signed run must be made before signing (or kept outside the folder)."""
     folder = folder_module.RunFolder(run_dir)
-    if not folder.path.is_dir() or folder.is_signed():
+    if not folder.path.is_dir() or folder.is_signed() or not folder.run_file.is_file():
         return None
-    return folder.write_verdict(verdict.to_dict())
+    return folder.write_verdict({"schema_version": 1, **verdict.to_dict(), "judged": judged_block(folder.path)})

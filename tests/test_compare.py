@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from report_fixtures import cpu_run, slower, write
+from report_fixtures import cpu_run, cpu_run_rederived, slower, write
 from run_factory import _measurement, synthetic_run
 
 from bench import metrics
@@ -125,7 +125,7 @@ def test_runs_that_share_nothing_never_pass(tmp_path):
 
 
 def test_runs_without_samples_fall_back_to_the_uncertainties():
-    run = cpu_run()
+    run = cpu_run_rederived()
     stripped = copy.deepcopy(run)
     for m in stripped["measurements"]:
         m["timing"]["samples_s"] = []
@@ -147,7 +147,7 @@ def test_a_run_against_itself_has_no_significant_change():
 
 
 def test_a_three_times_slower_run_regresses_everywhere_it_is_measured_well():
-    run = cpu_run()
+    run = cpu_run_rederived()
     result = compare_runs(run, slower(run, 3.0), gate="all")
     assert all(r.change_pct == pytest.approx(-100 * 2 / 3) for r in result.rows)
     assert len(result.regressions(50)) >= 15 and result.regressions(70) == []
@@ -275,6 +275,8 @@ def test_a_real_run_passes_against_its_copy_and_fails_against_a_slowed_copy(real
 
     measured = read_run(real_run)
     tpp = measured["summary"]["effective_tpp"]
+    if tpp["dtype"] is None:  # bench.summary: only defensible cases (stable warm-up, U under the ceiling) count
+        pytest.skip("no GEMM case on this busy host was defensible enough to set the effective TPP")
     peak = next(m for m in measured["measurements"] if m["id"] == tpp["by_dtype"][tpp["dtype"]]["measurement_id"])
     samples = peak["timing"]["samples_s"]
     if len(samples) < 5:  # fewer samples a side cannot reach p < 0.01 even when fully separated

@@ -222,5 +222,6 @@ def test_a_run_records_the_search_patterns_and_variants(tmp_path):
     assert {p.get("variant") for p in params} >= {"standard", "reseeded", "perturbed"}
     block = run["summary"]["anti_detection"]
     assert block["data_patterns"]["comparisons"] and "fp32" in block["perturbation"]["by_dtype"]
-    assert "zeros" not in run["summary"]["effective_tpp"]["by_dtype"]["fp32"]["measurement_id"]
+    headline = run["summary"]["effective_tpp"]["by_dtype"].get("fp32")  # absent when no fp32 case was defensible
+    assert headline is None or "zeros" not in headline["measurement_id"]
     assert recompute(run) == []

@@ -12,17 +12,34 @@ from test_signing import cli
 
 from bench import fleet, signing
 from bench.errors import ConfigError, UsageError
+from bench.verdict import check_run
 
 SERIALS = ["1650123000001", "1650123000002", "1650123000003", "1650123000004"]
 
 
-def make_lot(root: Path, speeds: list[float], serials: list[str], verdicts=None) -> list[Path]:
+def make_lot(root: Path, speeds: list[float], serials: list[str], verdicts=None, key=None) -> list[Path]:
+    """One folder per unit. verdicts[i]: "judged" stores bench.verdict's real verdict in run.json, a string
+    stores that (possibly forged) verdict, None none. `key`: sign every folder with it."""
     folders = []
     for i, (speed, serial) in enumerate(zip(speeds, serials)):
-        run = synthetic_run(f"{root.name}-run-{i}", speed=speed, serial=serial, hostname=f"node{i // 2:02d}", index=i % 2,
-                            verdict=(verdicts or [None] * len(speeds))[i])
+        wanted = (verdicts or [None] * len(speeds))[i]
+        run = synthetic_run(f"{root.name}-run-{i}", speed=speed, serial=serial, hostname=f"node{i // 2:02d}",
+                            index=i % 2, verdict=None if wanted == "judged" else wanted)
+        if wanted == "judged":
+            run["verdict"] = check_run(run).to_dict()
         folders.append(write_run(root / f"run-{i}", run))
+        if key is not None:
+            signing.sign_run(folders[-1], key.private_path)
     return folders
+
+
+@pytest.fixture()
+def lab_key(tmp_path) -> signing.KeyFiles:
+    return signing.generate_keys(tmp_path / "keys" / "lab.key")
+
+
+def judged_lot(root: Path, key, speeds=(1.0, 1.01, 0.99, 1.0), serials=SERIALS) -> list[Path]:
+    return make_lot(root, list(speeds), list(serials), verdicts=["judged"] * len(speeds), key=key)
 
 
 def write_manifest(path: Path, serials: list[str], **extra) -> Path:
@@ -32,7 +49,7 @@ def write_manifest(path: Path, serials: list[str], **extra) -> Path:
 
 def test_lot_table_has_one_row_per_unit_and_lot_statistics(tmp_path):
     runs = make_lot(tmp_path, [1.0, 1.01, 0.99], SERIALS[:3])
-    report = fleet.aggregate(runs)
+    report = fleet.aggregate(runs, allow_unsigned=True)
     assert list(report.units["unit"]) == SERIALS[:3]
     assert {"effective_tpp", "dram_bandwidth_gbs", "tops_bf16", "tops_fp32"} <= set(report.metrics)
     tpp = report.units["effective_tpp"]
@@ -40,19 +57,19 @@ def test_lot_table_has_one_row_per_unit_and_lot_statistics(tmp_path):
     assert report.lot_stats.loc["effective_tpp", "median"] == pytest.approx(sorted(tpp)[1])
     assert report.lot_stats.loc["effective_tpp", "max"] == tpp.max()
     assert report.lot_stats.loc["dram_bandwidth_gbs", "n"] == 3
-    assert report.ok, report.outliers
+    assert report.outliers == [] and report.result == "UNDECIDED"  # no verdicts stored
     assert not report.units["outlier"].any()
 
 
 def test_synthetic_outlier_is_flagged(tmp_path):
     runs = make_lot(tmp_path, [1.0, 1.01, 0.99, 0.90], SERIALS)
-    report = fleet.aggregate(runs)
-    assert not report.ok
+    report = fleet.aggregate(runs, allow_unsigned=True)
+    assert not report.ok and report.result == "NOT OK"
     flagged = report.units.loc[report.units["outlier"], "unit"].tolist()
     assert flagged == [SERIALS[3]]
-    assert any(o.startswith(f"{SERIALS[3]}: effective_tpp -") and "beyond ±5%" in o for o in report.outliers)
-    # a looser spread lets the same unit through
-    assert fleet.aggregate(runs, spread=0.15).ok
+    assert any(o.startswith(f"{SERIALS[3]}: Effective TPP -") and "beyond ±5%" in o for o in report.outliers)
+    # a looser spread lets the same unit through (undecided: no verdicts in these folders)
+    assert fleet.aggregate(runs, spread=0.15, allow_unsigned=True).outliers == []
 
 
 def test_high_side_outlier_is_flagged_too(tmp_path):
@@ -74,14 +91,92 @@ def test_manifest_reconciliation_flags_missing_unexpected_and_duplicate(tmp_path
     assert f"- Missing serials: {SERIALS[2]}" in text and "Lot result: NOT OK" in text
 
 
-def test_full_lot_matching_manifest_is_ok(tmp_path, capsys):
-    runs = make_lot(tmp_path, [1.0, 1.01, 0.99, 1.0], SERIALS, verdicts=["pass"] * 4)
+def test_full_lot_matching_manifest_is_ok(tmp_path, capsys, lab_key):
+    runs = judged_lot(tmp_path / "lot", lab_key)
     manifest = write_manifest(tmp_path / "lot.yaml", SERIALS, device="H100")
-    assert cli(["fleet", *map(str, runs), "--manifest", str(manifest)]) == 0
+    assert cli(["fleet", *map(str, runs), "--manifest", str(manifest), "--pubkey", str(lab_key.public_path)]) == 0
     out = capsys.readouterr().out
     assert "Lot LOT-7: 4 units expected, 4 measured." in out and "Lot result: OK" in out
     for serial in SERIALS:
         assert f"| {serial} |" in out
+    assert "| Unit | Device | Verdict | Evidence | Effective TPP ± U |" in out
+    assert "| verified |" in out
+
+
+def test_verdict_edited_to_pass_makes_the_lot_not_ok(tmp_path, capsys, lab_key):
+    """The forged-lot case of issue 9: a failing unit's verdict.json edited to "pass" after signing."""
+    runs = judged_lot(tmp_path / "lot", lab_key, speeds=(1.0, 1.0, 3.0))
+    verdict = json.loads((runs[2] / "run.json").read_text())["verdict"]
+    assert verdict["verdict"] == "fail"
+    run = json.loads((runs[2] / "run.json").read_text())
+    run.pop("verdict")
+    (runs[2] / "run.json").write_text(json.dumps(run))
+    (runs[2] / "verdict.json").write_text(json.dumps({**verdict, "verdict": "pass"}))
+    code = cli(["fleet", *map(str, runs), "--pubkey", str(lab_key.public_path)])
+    out = capsys.readouterr().out
+    assert code == 1 and "Lot result: NOT OK" in out
+    assert f"- Evidence: {SERIALS[2]}: evidence does not hold: file run.json: digest differs" in out
+
+
+def test_verdict_forged_and_resigned_by_the_lab_key_still_fails_recomputation(tmp_path, lab_key):
+    runs = judged_lot(tmp_path / "lot", lab_key, speeds=(1.0, 1.0, 3.0))
+    run = json.loads((runs[2] / "run.json").read_text())
+    run["verdict"]["verdict"] = "pass"
+    (runs[2] / "run.json").write_text(json.dumps(run))
+    signing.sign_run(runs[2], lab_key.private_path)  # even an insider re-signing cannot make it pass
+    report = fleet.aggregate(runs, public_keys=[lab_key.public_path])
+    assert report.result == "NOT OK" and report.exit_code == 1
+    assert any("verdict: stored 'pass', recomputed 'fail'" in e for e in report.evidence), report.evidence
+
+
+def test_unit_without_verdict_signature_or_serial_is_undecided(tmp_path, capsys, lab_key):
+    runs = judged_lot(tmp_path / "lot", lab_key, speeds=(1.0, 1.0, 1.0), serials=SERIALS[:3])
+    runs.append(write_run(tmp_path / "bare", synthetic_run("bare")))
+    code = cli(["fleet", *map(str, runs), "--pubkey", str(lab_key.public_path)])
+    out = capsys.readouterr().out
+    assert code == 3 and "Lot result: UNDECIDED" in out
+    bare = "NVIDIA H100 80GB HBM3 @ node01 #0 (no serial)"
+    assert f"- Undecided: {bare}: unsigned (sign it, or pass --allow-unsigned)" in out
+    assert f"- Undecided: {bare}: no verdict (run `bench check`, or pass --profile)" in out
+    assert f"- No serial: {bare}: no serial or UUID recorded" in out
+
+
+def test_undecided_and_failing_units_are_kept_apart(tmp_path, lab_key):
+    runs = judged_lot(tmp_path / "lot", lab_key, speeds=(1.0, 1.0, 1.0, 0.5))  # 0.5: implausibly slow
+    report = fleet.aggregate(runs, public_keys=[lab_key.public_path], spread=0.9)
+    assert report.failing == [] and report.undecided == [f"{SERIALS[3]}: verdict inconclusive"]
+    assert report.exit_code == 3
+    runs += judged_lot(tmp_path / "more", lab_key, speeds=(3.0,), serials=["1650123000009"])
+    report = fleet.aggregate(runs, public_keys=[lab_key.public_path], spread=0.9)
+    assert report.failing == ["1650123000009: verdict fail"] and report.exit_code == 1
+
+
+def test_without_pubkey_a_signed_lot_is_undecided_and_allow_unsigned_says_so_first(tmp_path, capsys, lab_key):
+    runs = judged_lot(tmp_path / "lot", lab_key)
+    assert cli(["fleet", *map(str, runs)]) == 3
+    assert "signer not authenticated (pass --pubkey" in capsys.readouterr().out
+    assert cli(["fleet", *map(str, runs), "--allow-unsigned"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("**UNSIGNED EVIDENCE ACCEPTED (--allow-unsigned)")
+    assert "Lot result: OK" in out
+
+
+def test_two_units_are_too_few_to_judge_spread(tmp_path, capsys, lab_key):
+    runs = judged_lot(tmp_path / "lot", lab_key, speeds=(1.0, 1.3), serials=SERIALS[:2])
+    report = fleet.aggregate(runs, public_keys=[lab_key.public_path], spread=0.05)
+    assert report.outliers == [] and report.spread_note.startswith("too few units to judge spread")
+    assert "Spread: too few units to judge spread" in fleet.render_markdown(report)
+
+
+def test_spread_within_a_units_own_uncertainty_is_not_an_outlier(tmp_path):
+    runs = make_lot(tmp_path, [1.0, 1.01, 0.99, 0.9], SERIALS)
+    report = fleet.aggregate(runs, allow_unsigned=True)
+    assert report.outliers  # 10 % below with a tight U: an outlier
+    report.units["U_effective_tpp"] = report.units["effective_tpp"] * 0.2  # now each unit is uncertain by 20 %
+    report.outliers.clear()
+    fleet._flag_deviations(report)
+    assert not any("Effective TPP" in o for o in report.outliers)
+    assert report.units["z_effective_tpp"].abs().max() > 3  # the robust z still shows how far it lies
 
 
 def test_fleet_command_shows_outlier_and_missing_serial(tmp_path, capsys):
@@ -89,7 +184,7 @@ def test_fleet_command_shows_outlier_and_missing_serial(tmp_path, capsys):
     manifest = write_manifest(tmp_path / "lot.yaml", SERIALS)
     assert cli(["fleet", *map(str, runs), "--manifest", str(manifest)]) == 1
     out = capsys.readouterr().out
-    assert "## Lot statistics" in out
+    assert "## Lot statistics" in out and "| Effective TPP |" in out
     assert f"| {SERIALS[2]} |" in out and "OUTLIER" in out
     assert f"- Missing serials: {SERIALS[3]}" in out
 
@@ -115,6 +210,7 @@ def test_units_without_serial_and_cpu_stand_ins_are_labelled(tmp_path):
     assert list(report.units["unit"]) == ["Host CPU @ node01 #0 (no serial)", "Host CPU @ node01 #1 (no serial)"]
     assert any(label.startswith("CPU stand-in: 2 unit(s)") for label in report.labels)
     assert any("not signed-and-verified: unsigned" in label for label in report.labels)
+    assert report.result == "UNDECIDED"
     assert report.duplicates == []  # unidentified units are never counted as duplicates of each other
     text = fleet.render_markdown(report)
     assert "**CPU stand-in: 2 unit(s)" in text and "stand-in" in text
@@ -124,8 +220,10 @@ def test_signature_status_per_unit(tmp_path):
     runs = make_lot(tmp_path, [1.0, 1.0], SERIALS[:2])
     key = signing.generate_keys(tmp_path / "lab.key")
     signing.sign_run(runs[0], key.private_path)
-    report = fleet.aggregate(runs)
+    assert list(fleet.aggregate(runs).units["signature"]) == ["signed (signer not authenticated)", "unsigned"]
+    report = fleet.aggregate(runs, public_keys=[key.public_path])
     assert list(report.units["signature"]) == ["signed (verified)", "unsigned"]
+    assert list(report.units["evidence"]) == ["verified", "unsigned"]
 
 
 def test_multi_unit_run_gives_one_row_per_unit(tmp_path):

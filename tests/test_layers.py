@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("record", ("bench", "bench.errors", "bench.yamlfile", "bench.record", "bench.record.*")),
+    ("record", ("bench", "bench.errors", "bench.yamlfile", "bench.record", "bench.record.*", "bench.evidence")),
     ("arithmetic", ("bench.metrics", "bench.stats", "bench.rank_test", "bench.render", "bench.health",
                     "bench.search", "bench.uncertainty", "bench.antidetect", "bench.summary", "bench.observers")),
     ("rules", ("bench.specs", "bench.profiles", "bench.verdict")),

@@ -69,7 +69,7 @@ def test_plan_serials_reach_fleet_for_stand_ins(tmp_path):
     assert main(["run", "--plan", str(plan), "--quiet", "--out", str(out)]) == 0
     from bench.fleet import load_manifest
 
-    report = aggregate([out], manifest=load_manifest(plan), check_signatures=False)
+    report = aggregate([out], manifest=load_manifest(plan), allow_unsigned=True)
     assert sorted(report.units["unit"]) == ["SIM-1", "SIM-2"]
     assert not report.missing and not report.unexpected
 

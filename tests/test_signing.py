@@ -103,10 +103,17 @@ def test_sign_then_verify_round_trip(signed_run, keys):
     assert cli(["verify", str(signed_run), "--pubkey", str(keys.public_path)]) == 0
 
 
-def test_verify_without_pubkey_says_signer_unauthenticated(signed_run):
+def test_verify_without_pubkey_is_not_ok_unless_the_user_accepts_it(signed_run, capsys):
     result = signing.verify_run(signed_run)
-    assert result.ok and not result.signer_authenticated
-    assert any("unauthenticated" in note for note in result.notes)
+    assert result.integrity_ok and not result.ok and not result.signer_authenticated
+    assert result.status == signing.STATUS_UNAUTHENTICATED
+    assert "UNAUTHENTICATED" in result.notes[0]
+    capsys.readouterr()
+    assert cli(["verify", str(signed_run)]) == 1
+    assert "VERIFICATION FAILED" in capsys.readouterr().out
+    assert cli(["verify", str(signed_run), "--allow-unauthenticated"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("SIGNER NOT AUTHENTICATED")
 
 
 def test_resigning_replaces_the_envelope(signed_run, keys):
@@ -173,6 +180,15 @@ def test_edited_sample_and_resigned_by_someone_else_still_fails(signed_run, keys
     assert self_signed.recompute_findings and not self_signed.ok  # ...but the numbers do not re-derive
 
 
+def test_resigned_by_another_key_without_pubkey_is_not_ok(signed_run, tmp_path, capsys):
+    """No edit at all: a forger re-signs a genuine folder with their own key. Only --pubkey can tell."""
+    forger = signing.generate_keys(tmp_path / "forger.key")
+    signing.sign_run(signed_run, forger.private_path)
+    assert not signing.verify_run(signed_run).ok
+    assert cli(["verify", str(signed_run)]) == 1
+    assert "UNAUTHENTICATED" in capsys.readouterr().out
+
+
 def test_edited_envelope_payload_fails(signed_run, keys):
     path = signed_run / signing.SIGNATURE_FILE
     envelope = json.loads(path.read_text())
@@ -225,8 +241,9 @@ def test_unsigned_run_is_labelled_and_fails_verify(run_dir):
     assert cli(["verify", str(run_dir), "--allow-unsigned"]) == 0
 
 
-def test_signature_status_labels(signed_run):
-    assert signing.signature_status(signed_run) == signing.STATUS_VERIFIED
+def test_signature_status_labels(signed_run, keys):
+    assert signing.signature_status(signed_run, keys.public_path) == signing.STATUS_VERIFIED
+    assert signing.signature_status(signed_run) == signing.STATUS_UNAUTHENTICATED
     (signed_run / "extra.txt").write_text("x")
     assert signing.signature_status(signed_run) == signing.STATUS_INVALID
 
@@ -291,10 +308,10 @@ def test_edited_verdict_json_is_recomputed_with_the_real_verdict_module(run_dir,
     verdict_module = pytest.importorskip("bench.verdict")
     run = json.loads((run_dir / "run.json").read_text())
     try:
-        verdict = verdict_module.check_run(run).to_dict()
+        verdict_module.save_verdict(run_dir, verdict_module.check_run(run))
     except BenchError as exc:
         pytest.skip(f"no spec for this run's device: {exc}")
-    (run_dir / "verdict.json").write_text(json.dumps(verdict))
+    verdict = json.loads((run_dir / "verdict.json").read_text())
     signing.sign_run(run_dir, keys.private_path)
     assert signing.verify_run(run_dir, keys.public_path).ok
 
@@ -319,3 +336,157 @@ def test_recompute_covers_each_units_summary_and_verdict():
     run["units"][0]["summary"]["effective_tpp"]["max"] *= 2  # an edited unit summary, samples untouched
     findings = recompute_run(run).findings
     assert findings and all(f.startswith("unit cpu-1: summary.effective_tpp.max") for f in findings)
+
+
+# --- strict JSON, crafted envelopes, units that disagree with their lot -----------------------
+
+def _rewrite_envelope(folder: Path, change) -> None:
+    path = folder / signing.SIGNATURE_FILE
+    envelope = json.loads(path.read_text())
+    path.write_text(change(envelope) if callable(change) else change)
+
+
+def test_duplicate_key_in_the_envelope_is_invalid(signed_run, keys):
+    text = (signed_run / signing.SIGNATURE_FILE).read_text()
+    forged = text.replace('"payloadType"', '"payloadType": "x/y", "payloadType"', 1)
+    (signed_run / signing.SIGNATURE_FILE).write_text(forged)
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert not result.ok and result.status == signing.STATUS_INVALID
+    assert any("duplicate key 'payloadType'" in f for f in result.findings), result.findings
+
+
+def test_duplicate_key_in_the_signed_statement_is_invalid(signed_run, tmp_path):
+    """Two parsers must never read different run ids from the same signed bytes: refused even if signed."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: F401
+
+    forger = signing.generate_keys(tmp_path / "f.key")
+    key = signing.load_private_key(forger.private_path)
+    envelope = json.loads((signed_run / signing.SIGNATURE_FILE).read_text())
+    payload = base64.b64decode(envelope["payload"]).decode()
+    payload = payload.replace('"run_id":', '"run_id":"other","run_id":', 1).encode()
+    signing._write_envelope(signed_run, payload, [signing._signature(key, payload)])
+    result = signing.verify_run(signed_run, forger.public_path)
+    assert not result.ok
+    assert any("duplicate key 'run_id'" in f for f in result.findings), result.findings
+
+
+def test_duplicate_key_in_run_json_fails_verification(signed_run, keys):
+    path = signed_run / "run.json"
+    path.write_text(path.read_text().replace('"status":', '"status": "complete", "status":', 1))
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert not result.ok
+    assert any("duplicate key 'status'" in f for f in result.recompute_findings), result.recompute_findings
+
+
+def test_stale_verdict_json_is_detected(run_dir):
+    from bench.verdict import check_run
+
+    verdict = {**check_run(run_dir).to_dict(), "judged": {"run_id": "someone-else", "run_json_sha256": "0" * 64}}
+    (run_dir / "verdict.json").write_text(json.dumps(verdict))
+    result = signing.verify_run(run_dir)
+    assert any(f.startswith("verdict: verdict.json judged run 'someone-else'") for f in result.recompute_findings)
+    from bench.evidence import judged_block, stale_verdict
+
+    assert stale_verdict(run_dir, {"verdict": "pass"}).startswith("verdict.json does not name")
+    fresh = {"verdict": "pass", "judged": judged_block(run_dir)}
+    assert stale_verdict(run_dir, fresh) is None
+    edit_run_json(run_dir, lambda run: run.__setitem__("status", "complete"))  # rewritten: bytes change
+    assert stale_verdict(run_dir, fresh).startswith("verdict.json is stale")
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda e: json.dumps([e]), "a JSON list, not an object"),
+    (lambda e: json.dumps({**e, "payload": 7}), "envelope.payload is a int, not a str"),
+    (lambda e: json.dumps({k: v for k, v in e.items() if k != "signatures"}), "envelope has no 'signatures'"),
+    (lambda e: json.dumps({**e, "signatures": []}), "envelope.signatures is empty"),
+    (lambda e: json.dumps({**e, "signatures": ["x"]}), "envelope.signatures[0] is not an object"),
+    (lambda e: json.dumps({**e, "signatures": [{"sig": 5}]}), "envelope.signatures[0].sig is a int"),
+    (lambda e: json.dumps({**e, "payload": "%%%not base64"}), "envelope.payload is not valid base64"),
+    (lambda e: json.dumps({**e, "payload": base64.b64encode(b"\xff\xfe").decode()}), "not UTF-8"),
+    (lambda e: json.dumps({**e, "payload": base64.b64encode(b"[" * 5000).decode()}), "nested deeper than"),
+    (lambda e: json.dumps({**e, "payloadType": None}), "envelope.payloadType is a NoneType"),
+    ("\x00\x01binary", "binary content"),
+    ('{"payloadType": NaN}', "non-finite number NaN"),
+])
+def test_crafted_envelope_is_invalid_with_a_reason(signed_run, keys, change, reason, capsys):
+    _rewrite_envelope(signed_run, change)
+    result = signing.verify_run(signed_run, keys.public_path)
+    assert result.status == signing.STATUS_INVALID and not result.ok
+    assert any(reason in f for f in result.findings), result.findings
+    assert cli(["verify", str(signed_run), "--pubkey", str(keys.public_path)]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _resign_statement(folder: Path, tmp_path: Path, change) -> signing.KeyFiles:
+    forger = signing.generate_keys(tmp_path / "f.key")
+    key = signing.load_private_key(forger.private_path)
+    envelope = json.loads((folder / signing.SIGNATURE_FILE).read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    change(statement)
+    payload = json.dumps(statement).encode()
+    signing._write_envelope(folder, payload, [signing._signature(key, payload)])
+    return forger
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda s: s["predicate"]["signer"].__setitem__("algorithm", "ecdsa-p256"), "unsupported key algorithm"),
+    (lambda s: s["predicate"]["signer"].__setitem__("public_key_ed25519", base64.b64encode(b"k" * 65).decode()),
+     "an Ed25519 key is 32"),
+    (lambda s: s["subject"].append({"name": "../../etc/passwd", "digest": {"sha256": "0" * 64}}),
+     "is not a path inside the run folder"),
+    (lambda s: s["subject"].append({"name": "x", "digest": {"sha256": "zz"}}), "not a SHA-256 hex digest"),
+    (lambda s: s.__setitem__("subject", {"name": "x"}), "statement.subject is a dict"),
+    (lambda s: s.__setitem__("predicate", []), "statement.predicate is a list"),
+])
+def test_crafted_statement_is_invalid_even_when_validly_signed(signed_run, tmp_path, change, reason):
+    forger = _resign_statement(signed_run, tmp_path, change)
+    result = signing.verify_run(signed_run, forger.public_path)
+    assert result.status == signing.STATUS_INVALID
+    assert any(reason in f for f in result.findings), result.findings
+
+
+def test_non_ed25519_public_key_is_an_input_error(signed_run, tmp_path, capsys):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "p256.pub").write_bytes(pem)
+    assert cli(["verify", str(signed_run), "--pubkey", str(tmp_path / "p256.pub")]) == 2
+    assert "is not an Ed25519 key" in capsys.readouterr().err
+
+
+def _multi_unit_folder(root: Path) -> Path:
+    """A lot record with two units, each also in units/<label>/run.json, written by bench/multiunit.py."""
+    from bench import multiunit
+    from bench.runner import host_record
+
+    node = multiunit.node_run("lot-1", ["bench", "run"], {}, None, "node", host_record())
+    records = []
+    for i in range(2):
+        spec = multiunit.UnitSpec(f"u{i}", f"cuda:{i}")
+        unit = synthetic_run(f"unit-{i}", serial=f"SN{i}", index=i)
+        multiunit.mark_unit(unit, spec, "lot-1")
+        write_run(root / spec.run_dir, unit)
+        records.append(multiunit.unit_record(spec, unit, 0, []))
+    multiunit.finish_node(root, node, records)
+    return root
+
+
+def test_unit_file_that_disagrees_with_its_lot_fails(tmp_path, keys):
+    folder = _multi_unit_folder(tmp_path / "lot")
+    signing.sign_run(folder, keys.private_path)
+    assert signing.verify_run(folder, keys.public_path).ok
+    edit_run_json(folder / "units" / "u1", lambda run: run["summary"]["effective_tpp"].__setitem__("max", 1.0))
+    signing.sign_run(folder, keys.private_path)  # re-signed after the edit: only the cross-check can tell
+    result = signing.verify_run(folder, keys.public_path)
+    assert not result.ok
+    assert any(f.startswith("unit u1: units/u1/run.json disagrees with the lot record at summary.effective_tpp.max")
+               for f in result.recompute_findings), result.recompute_findings
+
+
+def test_unit_folder_not_in_the_lot_record_fails(tmp_path, keys):
+    folder = _multi_unit_folder(tmp_path / "lot")
+    write_run(folder / "units" / "ghost", synthetic_run("ghost"))
+    result = signing.verify_run(folder)
+    assert "units/ghost/run.json: a unit run the lot record does not summarise" in result.recompute_findings

@@ -97,3 +97,14 @@ def test_for_measurement_reads_run_json_shape():
     without = unc.for_measurement(measurement, {"observed": False, "clock_mhz": None})
     assert with_clock["unit"] == "TFLOPS" and with_clock["U"] > without["U"]
     assert any("no clock telemetry" in w for w in without["warnings"])
+
+
+@pytest.mark.parametrize("kwargs", [{"k": -2.0}, {"k": float("nan")}, {"resolution_s": -1e-9},
+                                    {"resolution_s": float("inf")}, {"samples_s": [1e-3, float("nan")]},
+                                    {"samples_s": [1e-3, -1e-3, 1e-3]}])
+def test_budget_refuses_inputs_that_would_give_a_negative_or_nan_u(kwargs):
+    from bench import uncertainty
+
+    arguments = {"samples_s": [1e-3, 1.1e-3, 0.9e-3], "iterations": 1, "resolution_s": 1e-9, **kwargs}
+    with pytest.raises(ValueError):
+        uncertainty.budget(**arguments)

@@ -178,3 +178,160 @@ def test_cpu_faster_than_its_estimated_peak_is_inconclusive_not_a_contradiction(
     contradiction = next(c for c in document["checks"] if c["id"] == "contradiction")
     assert contradiction["outcome"] == INCONCLUSIVE and "estimate" in contradiction["summary"]
     assert document["verdict"] == INCONCLUSIVE
+
+
+# --- evidence that cannot support a verdict (issue 9) --------------------------------------------
+
+def test_leaving_out_the_dtype_that_sets_the_declared_tpp_is_inconclusive():
+    """H200: fp8, int8, bf16 and fp16 tie for the declared TPP. Measured fp32 only: never better than
+    measuring one of them low."""
+    left_out = v.check_run(make_run("NVIDIA H200", {"fp32": (50, 1)}, (4200, 30), **H200_DEVICE))
+    assert left_out.verdict == INCONCLUSIVE and left_out.check("contradiction").outcome == INCONCLUSIVE
+    assert "sets the declared TPP" in left_out.check("contradiction").summary
+    measured_low = v.check_run(h200_run(fp8=(300, 5)))
+    assert measured_low.verdict == INCONCLUSIVE
+    assert v.RANK[left_out.verdict] <= v.RANK[measured_low.verdict]
+
+
+def test_leaving_out_the_declared_bandwidth_is_inconclusive():
+    result = v.check_run(h200_run(bandwidth=None))
+    assert result.verdict == INCONCLUSIVE
+    assert any(r.id == "DRAM bandwidth measured" for r in result.check("contradiction").criteria)
+
+
+@pytest.mark.parametrize("U", [-5.0, float("nan"), "12", float("inf")])
+def test_uncertainty_must_be_finite_and_not_negative(U):
+    from bench.errors import ResultsError
+
+    run = h200_run()
+    run["summary"]["uncertainty"] = {"tpp": {"value": 12800, "U": U, "k": 2}}
+    with pytest.raises(ResultsError, match="TPP uncertainty U"):
+        v.check_run(run)
+
+
+def test_negative_uncertainty_is_exit_2_with_one_line(tmp_path, capsys):
+    from bench.cli import main
+
+    run = h200_run()
+    run["summary"]["uncertainty"] = {"tpp": {"value": 12800, "U": -5.0, "k": 2, "relative_U": None,
+                                             "measurement_id": "gemm/fp8_e4m3/m=8192,n=8192,k=8192", "source": "x"}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "TPP uncertainty U is -5.0" in err[0]
+
+
+DECLARED = """sources: {{s: exporter}}
+devices:
+  - id: odd
+    name: Odd Part
+    vendor: X
+    match: ["NVIDIA H200"]
+    peaks: [{{dtype: bf16, tops: {tops}, source: s}}, {{dtype: fp8_e4m3, tops: 1979, source: s}}]
+    memory: {{gib: 80, bandwidth_gbps: {bandwidth}, source: s}}
+"""
+
+
+@pytest.mark.parametrize("tops, bandwidth, what", [(989, 0, "bandwidth"), (989, ".nan", "bandwidth"),
+                                                     (".nan", 4800, "bf16 peak"), (0, 4800, "bf16 peak")])
+def test_declared_values_must_be_finite_and_positive(tmp_path, tops, bandwidth, what):
+    from bench.errors import BenchError
+
+    path = tmp_path / "declared.yaml"
+    path.write_text(DECLARED.format(tops=tops, bandwidth=bandwidth))
+    with pytest.raises(BenchError) as caught:
+        v.check_run(h200_run(), declared=str(path))
+    assert caught.value.exit_code == 2 and ("finite" in str(caught.value) or "positive" in str(caught.value))
+
+
+def test_a_nan_profile_limit_is_an_input_error(tmp_path):
+    import yaml
+
+    from bench.errors import BenchError
+    from bench.profiles import profile_files
+
+    shipped = next(f for f in profile_files() if f.name.startswith("us-2023-10"))
+    data = yaml.safe_load(shipped.read_text())
+    text = yaml.safe_dump(data).replace("4800", ".nan", 1)
+    assert ".nan" in text
+    (tmp_path / "nan.yaml").write_text(text)
+    with pytest.raises(BenchError) as caught:
+        v.check_run(h200_run(), profile=str(tmp_path / "nan.yaml"))
+    assert caught.value.exit_code == 2
+
+
+def _with_cases(run, cases):
+    """Extra gemm bf16 cases (value, half-width, warm-up stable) added to a verdict_fixtures run."""
+    from verdict_fixtures import gemm_measurement
+
+    from bench.summary import build_summary
+
+    for i, (value, half, stable) in enumerate(cases):
+        m = gemm_measurement("bf16", value, half, params={})
+        m["id"] = f"gemm/bf16/case-{i}"
+        m["timing"] = {"warmup": {"stable": stable}, "samples_s": []}
+        run["measurements"].append(m)
+    for m in run["measurements"]:
+        m.setdefault("params", {"role": "dram"} if m["suite"] == "stream" else {})
+    run["summary"] = build_summary(run)
+    return run
+
+
+def test_a_case_with_unstable_warmup_or_large_u_does_not_set_the_headline():
+    run = _with_cases(h200_run(fp8=(900, 10)), [(950, 5, False), (990, 400, True)])
+    tpp = run["summary"]["effective_tpp"]
+    assert tpp["by_dtype"]["bf16"]["measurement_id"] == "gemm/matmul/m=8192,n=8192,k=8192".replace(
+        "matmul/", "bf16/")  # the defensible 800 TFLOPS case, not the unstable 950 or the noisy 990
+    reasons = {e["measurement_id"]: e["reason"] for e in run["summary"]["excluded_from_peaks"]}
+    assert reasons["gemm/bf16/case-0"] == "warm-up did not stabilise"
+    assert reasons["gemm/bf16/case-1"].startswith("relative U 40.4% above the 25% ceiling")
+    assert run["summary"]["gemm_peak"]["bf16"]["value"] == 990  # the table still shows every case
+
+
+def test_nothing_defensible_is_inconclusive_uncertainty_too_large(capsys, tmp_path):
+    run = make_run("NVIDIA H200", {}, (4200, 30), **H200_DEVICE)
+    run = _with_cases(run, [(800, 300, True), (900, 10, False)])
+    result = v.check_run(run)
+    assert result.verdict == INCONCLUSIVE and result.reason == "uncertainty too large"
+    assert v.render_verdict(result).startswith("Verdict: INCONCLUSIVE (uncertainty too large)")
+    # a looser ceiling given at check time lets the noisy case count again
+    assert v.check_run(run, max_relative_u=0.5).reason is None
+
+
+def test_acceptance_limit_is_never_negative():
+    """U = 7,000 GB/s against a 6,500 GB/s limit: the guard band swallows the conforming zone."""
+    run = h200_run()
+    run["summary"]["uncertainty"] = {"dram_bandwidth_gbps": {"value": 4200, "U": 7000, "k": 2}}
+    result = v.check_run(run)
+    for row in result.criteria:
+        assert row.acceptance_limit is None or row.acceptance_limit > 0, row
+    judged = [r for r in result.criteria if r.metric == "dram_bandwidth_gbps" and r.check in ("contradiction", "threshold")]
+    assert judged and all(r.outcome == INCONCLUSIVE and r.acceptance_limit is None for r in judged), judged
+    assert result.verdict == INCONCLUSIVE
+
+
+def test_saved_verdict_names_run_id_and_digest(tmp_path):
+    from bench.evidence import stale_verdict
+    from bench.signing import sha256_file
+
+    run = h200_run()
+    run["run_id"] = "run-42"
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    path = v.save_verdict(tmp_path, v.check_run(tmp_path))
+    stored = json.loads(path.read_text())
+    assert stored["judged"] == {"run_id": "run-42", "run_json_sha256": sha256_file(tmp_path / "run.json")}
+    assert stored["parameters"]["profile"] == "us-2026-01" and v.stale_verdict is stale_verdict
+    assert stale_verdict(tmp_path, stored) is None
+    (tmp_path / "run.json").write_text(json.dumps({**run, "status": "incomplete"}))
+    assert "stale" in stale_verdict(tmp_path, stored)
+
+
+def test_unwritable_junit_is_a_usage_error_before_judging(tmp_path, capsys):
+    from bench.cli import main
+
+    (tmp_path / "run.json").write_text(json.dumps(h200_run()))
+    missing = tmp_path / "nonexistent"
+    assert main(["check", str(tmp_path), "--junit", str(missing / "x.xml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--junit {missing}/x.xml: folder {missing} does not exist" in err[0]
+    assert not (tmp_path / "verdict.json").exists()

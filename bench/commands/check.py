@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from bench.ci_outputs import check_writable, junit_xml, markdown_summary, write_output
 from bench.commands import common_args
@@ -21,18 +22,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     common_args.add_json(parser, "print one JSON document with `verdict` and `criteria`")
     parser.add_argument("--junit", metavar="PATH", help="also write the criteria as JUnit XML (one testcase per criterion)")
     parser.add_argument("--summary-md", metavar="PATH", help="also write a Markdown job summary (e.g. $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--max-relative-u", type=float, metavar="FRACTION",
+                        help="a case whose relative expanded uncertainty U/value is above this cannot set the headline "
+                             "TPP or bandwidth (default: the run summary's, 0.25)")
     parser.add_argument("--no-save", action="store_true",
                         help="do not store the verdict as RUN_DIR/verdict.json (never stored in a signed folder)")
     return parser
 
 
 def run(args) -> int:
+    for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
+        if path:
+            check_writable(path, option)  # before judging: an output that cannot be written is a usage error
     units = unit_runs(read_run(args.run_dir))
     if units:
         return _run_units(args, units)
-    verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+    verdict = check_run(args.run_dir, profile=args.profile, declared=args.declared, rule=args.decision_rule,
+                        max_relative_u=args.max_relative_u)
     _write_ci_outputs(args, verdict)
-    saved = None if args.no_save else save_verdict(args.run_dir, verdict)
+    saved = None if args.no_save else _save(args.run_dir, verdict)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, default=str))
     else:
@@ -40,6 +48,15 @@ def run(args) -> int:
         if saved:
             print(f"Verdict stored: {saved}")
     return verdict.exit_code
+
+
+def _save(run_dir: str, verdict):
+    """Store verdict.json; a folder that cannot take it loses nothing (the verdict is printed) and says why."""
+    try:
+        return save_verdict(run_dir, verdict)
+    except OSError as exc:
+        print(f"bench check: warning: verdict.json not stored in {run_dir} ({exc.strerror or exc})", file=sys.stderr)
+        return None
 
 
 def _write_ci_outputs(args, verdict) -> None:
@@ -58,7 +75,8 @@ def _run_units(args, units) -> int:
     code, results = 0, {}
     for label, unit in units:
         try:
-            verdict = check_run(unit, profile=args.profile, declared=args.declared, rule=args.decision_rule)
+            verdict = check_run(unit, profile=args.profile, declared=args.declared, rule=args.decision_rule,
+                                max_relative_u=args.max_relative_u)
         except BenchError as exc:
             results[label] = {"error": str(exc)}
             code = max(code, EXIT_INCONCLUSIVE)

@@ -24,11 +24,13 @@ examples:
     "verify": """\
 examples:
   bench verify results/<run-id> --pubkey lab.pub
-  bench verify results/lot-7 --pubkey lab.pub --json""",
+  bench verify results/lot-7 --pubkey lab.pub --json
+  bench verify results/<run-id> --allow-unauthenticated    # integrity only: says so first""",
     "fleet": """\
 examples:
-  bench fleet results/lot-7 --manifest manifest.yaml
-  bench fleet results/unit-a results/unit-b --profile us-2026-01 --json""",
+  bench fleet results/lot-7 --pubkey lab.pub --manifest manifest.yaml
+  bench fleet results/unit-a results/unit-b --pubkey lab.pub --profile us-2026-01 --json
+  bench fleet results/unit-* --allow-unsigned               # unsigned units count: says so first""",
     "sign": """\
 examples:
   bench sign results/<run-id> --key ~/.config/accelbench/keys/lab.key

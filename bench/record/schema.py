@@ -417,6 +417,13 @@ class Counts(TypedDict):
     failed_checks: int
 
 
+class ExcludedCase(TypedDict):
+    """A case that may not set a headline peak (bench.summary.indefensible) and why."""
+
+    measurement_id: str | None
+    reason: str
+
+
 class Summary(TypedDict):
     """bench.summary.build_summary(): derived only from the stored measurements."""
 
@@ -429,6 +436,7 @@ class Summary(TypedDict):
     counts: Counts
     interconnect: NotRequired[dict[str, InterconnectPeak]]
     anti_detection: NotRequired[dict[str, Any]]
+    excluded_from_peaks: NotRequired[list[ExcludedCase]]
 
 
 # --- verdict -------------------------------------------------------------------------------------
@@ -456,6 +464,20 @@ class Criterion(TypedDict):
     note: str
 
 
+class VerdictParameters(TypedDict):
+    profile: str | None
+    declared: str | None
+    rule: str | None
+    max_relative_u: NotRequired[float | None]
+
+
+class Judged(TypedDict):
+    """What a stored verdict.json judged (bench.evidence.stale_verdict compares it with run.json)."""
+
+    run_id: str | None
+    run_json_sha256: str
+
+
 class Verdict(TypedDict):
     """bench.verdict.Verdict.to_dict(): verdict.json, or run["verdict"] with `parameters`."""
 
@@ -470,12 +492,10 @@ class Verdict(TypedDict):
     statement: str
     notes: list[str]
     criteria: list[Criterion]
-
-
-class VerdictParameters(TypedDict):
-    profile: str | None
-    declared: str | None
-    rule: str | None
+    reason: NotRequired[str | None]  # "uncertainty too large" when nothing defensible set a headline value
+    parameters: NotRequired[VerdictParameters]
+    schema_version: NotRequired[int]  # verdict.json
+    judged: NotRequired[Judged]  # verdict.json
 
 
 class StoredVerdict(Verdict):
