@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 
@@ -82,19 +83,41 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed its usage line
         return EXIT_USAGE if exc.code else 0
     if not getattr(args, "handler", None):
-        parser.print_help(sys.stderr)
+        print("bench: error: no command given (bench --help lists them)", file=sys.stderr)
         return EXIT_USAGE
     try:
         return args.handler(args)
     except BenchError as exc:
-        print(f"bench {args.command}: error: {exc}", file=sys.stderr)
+        _error(args.command, str(exc))
         return exc.exit_code
+    except BrokenPipeError:  # `bench ... | head`: the reader left; end quietly
+        _silence_stdout()
+        return 0
+    except OSError as exc:  # an output that cannot be written, a place that cannot be read
+        place = f" {exc.filename}" if exc.filename else ""
+        _error(args.command, f"{exc.strerror or type(exc).__name__}:{place}")
+        return EXIT_USAGE
     except ModuleNotFoundError as exc:
         error = missing_dependency(exc, args.command)
         if error is None:
             raise
-        print(f"bench {args.command}: error: {error}", file=sys.stderr)
+        _error(args.command, str(error))
         return error.exit_code
     except KeyboardInterrupt:
         print(f"bench {args.command}: interrupted", file=sys.stderr)
         return 3
+
+
+def _error(command: str, message: str) -> None:
+    """One line on stderr; a path that is not valid UTF-8 is shown escaped instead of crashing the print."""
+    line = f"bench {command}: error: {message}".encode("utf-8", "backslashreplace").decode("utf-8")
+    print(line.replace("\n", " "), file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

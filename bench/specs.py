@@ -381,10 +381,21 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
         notes=str(raw.get("notes", "")), sources=dict(sources), field_sources=field_sources, path=path)
 
 
+DEVICE_FILE_VERSION = 1
+DEVICE_FILE_KEYS = {"schema_version", "family", "sources", "devices"}
+
+
 def parse_device_file(path: Path | Any) -> list[DeviceSpec]:
     data = read_yaml(path)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping with `sources` and `devices`")
+    unknown = set(data) - DEVICE_FILE_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))[:200]}")
+    version = data.get("schema_version", DEVICE_FILE_VERSION)
+    if type(version) is not int or version != DEVICE_FILE_VERSION:
+        raise ConfigError(f"{path}: schema_version: this accelbench reads device files of version "
+                          f"{DEVICE_FILE_VERSION} only")
     sources = data.get("sources") or {}
     if not isinstance(sources, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in sources.items()):
         raise ConfigError(f"{path}: sources: expected a mapping of key -> citation text")
