@@ -80,3 +80,25 @@ def add_verdict_options(p: argparse.ArgumentParser, profile_default: str | None 
     add_profile(p, profile_default, profile_help)
     add_declared(p, declared_help)
     add_decision_rule(p)
+
+
+FORMATS = ("text", "md", "json")  # bench.render.FORMATS (render is not imported here: `bench --help` stays light)
+
+
+def add_format(p: argparse.ArgumentParser, default: str = "text", json_help: str = "same as --format json") -> None:
+    """`--format text|md|json` for a command whose output is a table, with `--json` kept as its alias."""
+    p.add_argument("--format", choices=FORMATS, default=None, dest="output_format",
+                   help=f"text for a terminal (default {default}), md for a job summary or PR comment, json for scripts")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.set_defaults(format_default=default)
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """The format asked for: --json is --format json; the two may not disagree."""
+    chosen = getattr(args, "output_format", None)
+    if getattr(args, "json", False):
+        if chosen not in (None, "json"):
+            from bench.errors import UsageError
+            raise UsageError(f"--json and --format {chosen} disagree; give one of them")
+        return "json"
+    return chosen or getattr(args, "format_default", "text")
