@@ -48,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
     table = render.Table(DEVICE_COLUMNS, rows, align=["l", "l", "l", "r", "r", "l", "r", "r", "l", "l", "l", "l"])
     if all(i["backend"] == "cpu" for i in infos):
         table.note = registry.fallback_reason(registry.hardware_signs(), registry.torch_build())
-    print(render.render([table], output_format), end="" if output_format == "md" else "\n")
+    common_args.print_tables([table], output_format)
     return 0

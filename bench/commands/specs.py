@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 
-from bench import profiles, specs
+from bench import profiles, render, specs
 from bench.commands import common_args
 from bench.errors import UsageError
 
@@ -28,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("name", nargs="?", help="a device (id, name, driver name or its start), 'cpu' for this host, "
                                                 "or a spec file")
     common_args.add_profile(parser, help="classify under this profile only (id or file); default: all")
-    common_args.add_json(parser)
+    common_args.add_format(parser, json_help="one JSON document: devices, profiles (same as --format json)")
     return parser
 
 
@@ -60,22 +60,23 @@ def run(args) -> int:
     database = specs.load_database()
     chosen = _selected(args.name, database)
     chosen_profiles = [profiles.load_profile(args.profile)] if args.profile else profiles.list_profiles()
+    output_format = common_args.output_format(args)
     rows = [spec_row(spec, database, chosen_profiles) for spec in chosen]
-    if args.json:
+    if output_format == "json":
         document = {"devices": rows, "profiles": [p.id for p in chosen_profiles]}
         if args.name and len(chosen) > 1:
             document["query"] = {"name": args.name, "matches": [s.id for s in chosen]}
         print(json.dumps(document, indent=2, default=str))
         return 0
-    if len(chosen) == 1 and args.name:
+    if len(chosen) == 1 and args.name and output_format == "text":
         print(_detail(rows[0], chosen[0]))
         others = [s.id for s in database.devices if s.starts_with(args.name) and s.id != chosen[0].id]
         if others:
             print(f"  also starting with {args.name!r}: {', '.join(others)}")
         return 0
-    if args.name:
+    if args.name and len(chosen) > 1 and output_format == "text":
         print(f"{len(chosen)} parts match {args.name!r}; `bench specs ID` shows one in full.")
-    print(_table(rows, chosen_profiles))
+    common_args.print_tables([spec_table(rows, chosen_profiles)], output_format)
     return 0
 
 
@@ -101,28 +102,29 @@ def _flags(row) -> str:
     return flags or "-"
 
 
-def _table(rows, chosen_profiles) -> str:
-    head = (f"{'id':13} {'name':32} {'TPP':>8} {'set by':8} {'derived':>8} {'PD':>6} {'BW GB/s':>8} {'conf':6} "
-            f"{'flags':5}")
-    head += "".join(f" {p.id:>26}" for p in chosen_profiles)
-    lines = [head]
+SPEC_NOTE = ("TPP = dense peak TOPS x input bit length, max over data types (computed from the per-dtype peaks). "
+             "PD = TPP / applicable die area. 'derived' = units x clock x ops/clock. "
+             "~ = estimate or conflicting sources (a range is recorded). flags: A die area is a range, "
+             "B DRAM bandwidth is a range, R another TPP reading exists, E the whole spec is an estimate. "
+             "* = this conclusion changes across an estimated range (`bench specs ID` says where).")
+
+
+def spec_table(rows, chosen_profiles) -> render.Table:
+    """One line per part with its classification under each profile, nothing cut off."""
+    columns = ["id", "name", "TPP", "set by", "derived TPP", "PD", "DRAM BW (GB/s)", "confidence", "flags"]
+    columns += [p.id for p in chosen_profiles]
+    lines = []
     for row in rows:
         pd = _num(row["performance_density"], "{:.2f}") + ("~" if row["die_area_estimate"] and row["performance_density"] else "")
         bw = _num(row["dram_bandwidth_gbps"]) + ("~" if row["dram_bandwidth_range"] else "")
-        line = (f"{row['id']:13} {row['name'][:32]:32} {_num(row['tpp']):>8} {row['tpp_dtype'] or '-':8} "
-                f"{_num(row['derived'] and row['derived']['tpp']):>8} {pd:>6} {bw:>8} {row['confidence']:6} "
-                f"{_flags(row):5}")
+        line = [row["id"], row["name"], _num(row["tpp"]), row["tpp_dtype"] or "-",
+                _num(row["derived"] and row["derived"]["tpp"]), pd, bw, row["confidence"], _flags(row)]
         for p in chosen_profiles:
             result = row["classification"][p.id]
-            cell = result["short"][:25] + ("*" if result["depends_on"] else "")
-            line += f" {cell:>26}"
+            line.append(result["short"] + ("*" if result["depends_on"] else ""))
         lines.append(line)
-    lines.append("TPP = dense peak TOPS x input bit length, max over data types (computed from the per-dtype peaks). "
-                 "PD = TPP / applicable die area. 'derived' = units x clock x ops/clock.")
-    lines.append("~ = estimate or conflicting sources (a range is recorded). flags: A die area is a range, "
-                 "B DRAM bandwidth is a range, R another TPP reading exists, E the whole spec is an estimate. "
-                 "* = this conclusion changes across an estimated range (`bench specs ID` says where).")
-    return "\n".join(lines)
+    align = ["l", "l", "r", "l", "r", "r", "r", "l", "l"] + ["l"] * len(chosen_profiles)
+    return render.Table(columns, lines, align=align, note=SPEC_NOTE)
 
 
 def _range_text(low_high, fmt="{:,.0f}") -> str:
