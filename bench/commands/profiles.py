@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench import profiles
+from bench import profiles, render
+from bench.commands import common_args
 from bench.errors import UsageError
 
 
@@ -22,30 +23,59 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     parser.add_argument("profile", nargs="?", help="for `show`: a profile id or a profile file")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    common_args.add_format(parser, json_help="print JSON (same as --format json)")
     return parser
 
 
 def run(args) -> int:
+    output_format = common_args.output_format(args)
     if args.action == "show":
         if not args.profile:
             raise UsageError("`bench profiles show` needs a profile id or file (see `bench profiles`)")
         profile = profiles.load_profile(args.profile)
-        print(json.dumps(profile_document(profile), indent=2, default=str) if args.json else show(profile))
+        if output_format == "json":
+            print(json.dumps(profile_document(profile), indent=2, default=str))
+        elif output_format == "md":
+            common_args.print_tables([criteria_table(profile)], "md")
+        else:
+            print(show(profile))
         return 0
     if args.profile:
         raise UsageError(f"`bench profiles list` takes no profile; did you mean `bench profiles show {args.profile}`?")
     found = profiles.list_profiles()
-    if args.json:
+    if output_format == "json":
         print(json.dumps([{"id": p.id, "title": p.title, "effective": p.effective, "path": p.path} for p in found],
                          indent=2))
     else:
-        width = max(len(p.id) for p in found)
-        for profile in found:
-            print(f"{profile.id:{width}}  effective {profile.effective}  {profile.title}")
-        print("`bench profiles show ID` prints a profile's criteria; user profiles are read from "
-              f"${profiles.PROFILE_ENV} or a file path.")
+        note = ("`bench profiles show ID` prints a profile's criteria; user profiles are read from "
+                f"${profiles.PROFILE_ENV} or a file path.")
+        table = render.Table(["id", "effective", "title"], [[p.id, p.effective, p.title] for p in found],
+                             align=["l", "l", "l"], note=note)
+        common_args.print_tables([table], output_format)
     return 0
+
+
+def leaf_text(leaf) -> str:
+    """A criterion in words with the metric's human name: 'DRAM bandwidth less than 6,500 GB/s (strict: ...)'."""
+    text = leaf.explain()
+    if leaf.flag or not leaf.metric or not text.startswith(leaf.metric):
+        return text
+    unit = render.unit_text(leaf.unit)
+    edge = text[text.index(" ("):] if " (" in text else ""
+    return (f"{render.metric(leaf.metric).name} {profiles.OP_WORDS[leaf.op]} {leaf.value:,.10g}"
+            f"{' ' + unit if unit else ''}{edge}")
+
+
+def criteria_table(profile) -> render.Table:
+    """Every class's and exemption's criteria, one row each, in words."""
+    rows = []
+    for kind, rules in (("class", profile.classes), ("exemption", profile.exemptions)):
+        for rule in rules:
+            joiner = "all of" if rule.when.join == "all" else "any of"
+            unless = " or ".join(rule.unless) or "-"
+            rows += [[rule.id, kind, joiner, leaf_text(leaf), unless] for leaf in rule.when.leaves()]
+    return render.Table(["rule", "kind", "join", "criterion", "unless"], rows, align=["l"] * 5,
+                        title=f"{profile.id}: {profile.title}", note=f"effective {profile.effective}; file: {profile.path}")
 
 
 def _rule_document(rule) -> dict:
@@ -74,7 +104,7 @@ def _rule_lines(rule) -> list[str]:
         lines.append(f"      rule text: {rule.source}")
     joiner = "all of" if rule.when.join == "all" else "any of"
     lines.append(f"      {joiner}:")
-    lines += [f"        - {leaf.explain()}" for leaf in rule.when.leaves()]
+    lines += [f"        - {leaf_text(leaf)}" for leaf in rule.when.leaves()]
     if rule.unless:
         lines.append(f"      unless {' or '.join(rule.unless)} applies (that paragraph controls)")
     return lines
