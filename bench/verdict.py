@@ -34,7 +34,7 @@ from bench.evidence import judged_block, stale_verdict  # noqa: F401 -- re-expor
 from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
 from bench.profiles import Profile, classify_spec, conclusion_depends_on, declared_notes, load_profile, region_outcomes
 from bench.record import folder as folder_module
-from bench.render import fmt
+from bench.render import Table, fmt, humanize_criterion, md_table, terminal_width, to_text
 from bench.specs import (
     Database,
     DeviceSpec,
@@ -688,30 +688,57 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return fmt(value, digits)
 
 
-def render_verdict(verdict: Verdict) -> str:
-    """Plain-text report of a verdict: the checks, the side-by-side criteria, the statement."""
+CRITERIA_COLUMNS = ["criterion", "declared", "derived", "measured ± U", "accept. limit", "outcome", "note"]
+
+
+def verdict_head(verdict: Verdict) -> list[str]:
+    """The verdict, profile, declared and detected parts and the decision rule, one line each."""
     reason = f" ({verdict.reason})" if verdict.reason else ""
-    lines = [f"Verdict: {verdict.verdict.upper()}{reason}  (exit {verdict.exit_code})",
-             f"Profile: {verdict.profile['id']} — {verdict.profile['title']}",
-             f"         {verdict.profile['citation'].get('document', '')}; effective {verdict.profile['effective']}",
-             f"Declared: {verdict.declared['name']} ({verdict.declared['how']}), TPP {_fmt(verdict.declared['tpp'])}"
-             + (" [estimate]" if verdict.declared["estimate"] else ""),
-             f"Detected: {verdict.detected.get('name')} ({verdict.detected.get('backend')})",
-             f"Decision rule: {verdict.rule}; uncertainty: {verdict.uncertainty_source}", ""]
-    header = f"  {'criterion':44} {'declared':>10} {'derived':>10} {'measured ± U':>22} {'accept. limit':>13}  outcome"
+    return [f"Verdict: {verdict.verdict.upper()}{reason}  (exit {verdict.exit_code})",
+            f"Profile: {verdict.profile['id']} — {verdict.profile['title']}",
+            f"         {verdict.profile['citation'].get('document', '')}; effective {verdict.profile['effective']}",
+            f"Declared: {verdict.declared['name']} ({verdict.declared['how']}), TPP {_fmt(verdict.declared['tpp'])}"
+            + (" [estimate]" if verdict.declared["estimate"] else ""),
+            f"Detected: {verdict.detected.get('name')} ({verdict.detected.get('backend')})",
+            f"Decision rule: {verdict.rule}; uncertainty: {verdict.uncertainty_source}"]
+
+
+def criteria_table(check: Check) -> Table:
+    """A check's criteria side by side, each criterion in words and whole (never cut off)."""
+    rows = [[humanize_criterion(row.id), _fmt(row.declared), _fmt(row.derived),
+             "-" if row.measured is None else f"{_fmt(row.measured)} ± {_fmt(row.U, 2)}",
+             _fmt(row.acceptance_limit), row.outcome, row.note or ""] for row in check.criteria]
+    return Table(list(CRITERIA_COLUMNS), rows, title=f"{check.title}: {check.outcome.upper()}",
+                 align=["l", "r", "r", "r", "r", "l", "l"], note=check.summary)
+
+
+def render_verdict(verdict: Verdict, output_format: str = "text") -> str:
+    """A verdict as text (terminal) or md: the checks, the side-by-side criteria, the statement."""
+    md = output_format == "md"
+    head = verdict_head(verdict)
+    lines = ([f"**{head[0]}**", ""] + [f"- {line.strip()}" for line in head[1:]]) if md else head
+    lines.append("")
     for check in verdict.checks:
-        lines.append(f"{check.title}: {check.outcome.upper()}")
-        lines.append(f"  {check.summary}")
-        if check.criteria:
-            lines.append(header)
-        for row in check.criteria:
-            measured = "-" if row.measured is None else f"{_fmt(row.measured)} ± {_fmt(row.U, 2)}"
-            lines.append(f"  {row.id[:44]:44} {_fmt(row.declared):>10} {_fmt(row.derived):>10} {measured:>22} "
-                         f"{_fmt(row.acceptance_limit):>13}  {row.outcome}" + (f"  ({row.note})" if row.note else ""))
+        if not check.criteria:
+            lines += [f"**{check.title}: {check.outcome.upper()}**" if md else f"{check.title}: {check.outcome.upper()}",
+                      ("" if md else "  ") + check.summary, ""]
+            continue
+        table = criteria_table(check)
+        if md:
+            lines += [f"**{table.title}**", "", check.summary, ""]
+            lines += md_table(table.columns, table.rows, table.alignments())
+        else:
+            lines += [table.title, f"  {check.summary}"]
+            lines += ["  " + line for line in to_text([Table(table.columns, table.rows, align=table.align)],
+                                                       width=max(terminal_width(), _natural_width(table))).splitlines()]
         lines.append("")
     lines.append(verdict.statement)
     lines += [f"Note: {note}" for note in verdict.notes]
     return "\n".join(lines)
+
+
+def _natural_width(table: Table) -> int:
+    return sum(max(len(str(cell)) for cell in column) + 3 for column in zip(table.columns, *table.rows))
 
 
 def save_verdict(run_dir: str | Path, verdict: Verdict) -> Path | None:

@@ -19,7 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                    description=__doc__, **common_args.examples("check"))
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `bench run` (or its run.json)")
     common_args.add_verdict_options(parser, profile_default=common_args.DEFAULT_PROFILE)
-    common_args.add_json(parser, "print one JSON document with `verdict` and `criteria`")
+    common_args.add_format(parser, json_help="print one JSON document with `verdict` and `criteria` (same as --format json)")
     parser.add_argument("--junit", metavar="PATH", help="also write the criteria as JUnit XML (one testcase per criterion)")
     parser.add_argument("--summary-md", metavar="PATH", help="also write a Markdown job summary (e.g. $GITHUB_STEP_SUMMARY)")
     parser.add_argument("--max-relative-u", type=float, metavar="FRACTION",
@@ -31,6 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    args.output_format = common_args.output_format(args)
+    args.json = args.output_format == "json"
     for path, option in ((args.junit, "--junit"), (args.summary_md, "--summary-md")):
         if path:
             check_writable(path, option)  # before judging: an output that cannot be written is a usage error
@@ -44,7 +46,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, default=str))
     else:
-        print(render_verdict(verdict))
+        print(render_verdict(verdict, args.output_format))
         if saved:
             print(f"Verdict stored: {saved}")
     return verdict.exit_code
@@ -86,7 +88,7 @@ def _run_units(args, units) -> int:
         results[label] = verdict.to_dict()
         code = max(code, verdict.exit_code)
         if not args.json:
-            print(f"== unit {label}\n{render_verdict(verdict)}\n")
+            print(f"== unit {label}\n{render_verdict(verdict, args.output_format)}\n")
     if args.json:
         print(json.dumps({"units": results}, indent=2, default=str))
     return code
