@@ -50,6 +50,7 @@ from bench.record.units import (  # noqa: F401  (re-exported: "who is this unit"
 from bench.record.units import (
     unit_summary as _unit_summary,
 )
+from bench.render import Table, terminal_width, to_text
 from bench.signing import verify_run
 from bench.verdict import check_run, measured_values
 from bench.yamlfile import read_yaml
@@ -441,6 +442,54 @@ def _measured_cell(row: Any, metric: str) -> str:
     return _fmt(value)
 
 
+def lot_tables(report: FleetReport) -> list[Table]:
+    """The unit table and the lot statistics table (cells already formatted)."""
+    header = (["Unit", "Device", "Verdict", "Evidence"] + [f"{metric_label(m)} ± U" for m in report.metrics]
+              + ["Largest deviation", "Flags"])
+    rows = []
+    for _, row in report.units.iterrows():
+        devs = [abs(row[f"dev_{m}"]) for m in report.metrics if not math.isnan(row[f"dev_{m}"])]
+        worst = max(devs) if devs else float("nan")
+        rows.append([str(row["unit"]), _fmt(row["device"]), _fmt(row["verdict"]), str(row["evidence"])]
+                    + [_measured_cell(row, m) for m in report.metrics]
+                    + ["—" if math.isnan(worst) else f"{worst:.1%}", _unit_flags(report, row)])
+    stats = [[metric_label(m), _fmt(s["min"]), _fmt(s["median"]), _fmt(s["max"]), str(int(s["n"])),
+              "—" if math.isnan(s["robust_spread"]) else f"{s['robust_spread']:.2%}"]
+             for m, s in report.lot_stats.iterrows()]
+    return [Table(header, rows, title="Units", align=["l", "l", "l", "l"] + ["r"] * (len(header) - 5) + ["l"]),
+            Table(["Metric", "Min", "Median", "Max", "Units", "Robust spread (MAD / median)"], stats,
+                  title="Lot statistics")]
+
+
+def _flag_lines(report: FleetReport) -> list[str]:
+    lines: list[str] = []
+    problems = [("Evidence", report.evidence), ("Failing units", report.failing), ("Outliers", report.outliers),
+                ("Missing serials", report.missing), ("Unexpected serials", report.unexpected),
+                ("Duplicates", report.duplicates), ("Device mismatch", report.device_mismatch),
+                ("Undecided", report.undecided), ("No serial", report.unidentified)]
+    lines += ["", "## Flags", ""]
+    found = False
+    for title, items in problems:
+        for item in items:
+            lines.append(f"- {title}: {item}")
+            found = True
+    if not found:
+        lines.append("- none")
+    meaning = {RESULT_OK: "every unit verified, identified and passing", RESULT_NOT_OK: "a unit fails or its "
+               "evidence does not hold", RESULT_UNDECIDED: "nothing fails, but a unit cannot be decided"}
+    lines += ["", f"Lot result: {report.result} ({meaning[report.result]})"]
+    return lines
+
+
+def render_text(report: FleetReport) -> str:
+    """The lot report for a terminal: the same content as render_markdown, tables in the house style."""
+    head = render_markdown(report).split("\n## Units", 1)[0].replace("**", "").replace("# Lot summary", "Lot summary")
+    tables = lot_tables(report)
+    width = max([terminal_width()] + [sum(max(len(c) for c in col) + 3 for col in zip(t.columns, *t.rows)) for t in tables])
+    flags = "\n".join(_flag_lines(report)).replace("## Flags", "Flags")
+    return head.rstrip() + "\n\n" + to_text(tables, width=width) + "\n" + flags + "\n"
+
+
 def render_markdown(report: FleetReport) -> str:
     """The lot report as Markdown: accepted weaker evidence first, labels, unit table, lot statistics, flags."""
     units = report.units
@@ -457,35 +506,10 @@ def render_markdown(report: FleetReport) -> str:
         lines.append(f"Spread: a unit is an outlier when it lies more than ±{report.spread:.0%} from the lot median "
                      "of a metric, beyond its own uncertainty U (k = 2); robust z = deviation / (1.4826 × MAD).")
     lines += [f"**{label}**" for label in report.labels]
+    unit_table, stats_table = lot_tables(report)
     lines += ["", "## Units", ""]
-    header = (["Unit", "Device", "Verdict", "Evidence"] + [f"{metric_label(m)} ± U" for m in report.metrics]
-              + ["Largest deviation", "Flags"])
-    rows = []
-    for _, row in units.iterrows():
-        devs = [abs(row[f"dev_{m}"]) for m in report.metrics if not math.isnan(row[f"dev_{m}"])]
-        worst = max(devs) if devs else float("nan")
-        rows.append([str(row["unit"]), _fmt(row["device"]), _fmt(row["verdict"]), str(row["evidence"])]
-                    + [_measured_cell(row, m) for m in report.metrics]
-                    + ["—" if math.isnan(worst) else f"{worst:.1%}", _unit_flags(report, row)])
-    lines += _table(header, rows)
+    lines += _table(unit_table.columns, unit_table.rows)
     lines += ["", "## Lot statistics", ""]
-    lines += _table(["Metric", "Min", "Median", "Max", "Units", "Robust spread (MAD / median)"],
-                    [[metric_label(m), _fmt(s["min"]), _fmt(s["median"]), _fmt(s["max"]), str(int(s["n"])),
-                      "—" if math.isnan(s["robust_spread"]) else f"{s['robust_spread']:.2%}"]
-                     for m, s in report.lot_stats.iterrows()])
-    problems = [("Evidence", report.evidence), ("Failing units", report.failing), ("Outliers", report.outliers),
-                ("Missing serials", report.missing), ("Unexpected serials", report.unexpected),
-                ("Duplicates", report.duplicates), ("Device mismatch", report.device_mismatch),
-                ("Undecided", report.undecided), ("No serial", report.unidentified)]
-    lines += ["", "## Flags", ""]
-    found = False
-    for title, items in problems:
-        for item in items:
-            lines.append(f"- {title}: {item}")
-            found = True
-    if not found:
-        lines.append("- none")
-    meaning = {RESULT_OK: "every unit verified, identified and passing", RESULT_NOT_OK: "a unit fails or its "
-               "evidence does not hold", RESULT_UNDECIDED: "nothing fails, but a unit cannot be decided"}
-    lines += ["", f"Lot result: {report.result} ({meaning[report.result]})"]
+    lines += _table(stats_table.columns, stats_table.rows)
+    lines += _flag_lines(report)
     return "\n".join(lines) + "\n"

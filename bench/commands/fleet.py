@@ -11,7 +11,7 @@ import argparse
 import json
 
 from bench.commands import common_args
-from bench.fleet import DEFAULT_SPREAD, aggregate, load_manifest, render_markdown
+from bench.fleet import DEFAULT_SPREAD, aggregate, load_manifest, render_markdown, render_text
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -31,16 +31,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the lab's Ed25519 public key (PEM); every unit must be signed with it (repeat for several)")
     parser.add_argument("--allow-unsigned", action="store_true",
                         help="count unsigned or unauthenticated units whose numbers re-derive (the output says so first)")
-    common_args.add_json(parser, "print the lot report as JSON")
+    common_args.add_format(parser, default="md", json_help="print the lot report as JSON (same as --format json)")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    output_format = common_args.output_format(args)
     manifest = load_manifest(args.manifest) if args.manifest else None
     report = aggregate(args.run_dirs, manifest=manifest, spread=args.spread, public_keys=args.pubkey,
                        allow_unsigned=args.allow_unsigned, profile=args.profile)
-    if args.json:
+    if output_format == "json":
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
-        print(render_markdown(report), end="")
+        print(render_markdown(report) if output_format == "md" else render_text(report), end="")
     return report.exit_code
