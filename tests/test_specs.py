@@ -332,7 +332,7 @@ def test_profiles_command_lists_and_shows(capsys):
     assert all(p in out for p in ("us-2022-10", "us-2023-10", "us-2024-12", "us-2026-01", "us-2026-01-tariff"))
     assert cli.main(["profiles", "show", "us-2026-01-tariff"]) == 0
     out = capsys.readouterr().out
-    assert "tpp more than 14,000 TPP (strict: exactly the limit does not meet it)" in out and "CSMS #67400472" in out
+    assert "TPP more than 14,000 (strict: exactly the limit does not meet it)" in out and "CSMS #67400472" in out
     assert cli.main(["profiles", "show", "us-2023-10", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     b2 = next(c for c in doc["classes"] if c["id"] == "3A090.b.2")

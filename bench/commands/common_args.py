@@ -1,11 +1,15 @@
 """Options that several commands share, defined once, and each command's help examples.
 
-Light on purpose (argparse only): `bench --help` imports it for every command."""
+Light on purpose (argparse, and bench.render/bench.errors, which import only the standard library):
+`bench --help` imports it for every command."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from bench import render
+from bench.errors import UsageError
 
 DECISION_RULES = ("simple", "guarded")  # bench.request.DECISION_RULES, bench.verdict.RULES
 DEFAULT_PROFILE = "us-2026-01"
@@ -82,7 +86,7 @@ def add_verdict_options(p: argparse.ArgumentParser, profile_default: str | None 
     add_decision_rule(p)
 
 
-FORMATS = ("text", "md", "json")  # bench.render.FORMATS (render is not imported here: `bench --help` stays light)
+FORMATS = render.FORMATS
 
 
 def add_format(p: argparse.ArgumentParser, default: str = "text", json_help: str = "same as --format json") -> None:
@@ -98,7 +102,6 @@ def output_format(args: argparse.Namespace) -> str:
     chosen = getattr(args, "output_format", None)
     if getattr(args, "json", False):
         if chosen not in (None, "json"):
-            from bench.errors import UsageError
             raise UsageError(f"--json and --format {chosen} disagree; give one of them")
         return "json"
     return chosen or getattr(args, "format_default", "text")
@@ -107,8 +110,6 @@ def output_format(args: argparse.Namespace) -> str:
 def print_tables(tables: list, output_format: str) -> None:
     """Print tables in the chosen format. Terminal text is laid out at least as wide as its widest
     row, so no cell is folded or cut (a narrow terminal wraps the lines instead)."""
-    from bench import render
-
     if output_format == "text":
         natural = max((sum(max(len(render._cell(c)) for c in column) + 3 for column in zip(t.columns, *t.rows))
                        for t in tables if t.columns), default=0)
