@@ -96,11 +96,17 @@ def test_interrupt_keeps_what_was_measured(tiny_suite, tmp_path):
     assert run["summary"]["gemm_peak"]["fp32"]["value"] > 0
 
 
-def test_ctrl_c_on_the_command_line(tmp_path):
+def _inherit_sigint_ignored():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell without job control starts a background job
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_on_the_command_line(tmp_path, inherited):
     out = tmp_path / "sigint"
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--device", "cpu", "--suite", "default",
                              "--suites", "gemm", "--out", str(out), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_inherit_sigint_ignored if inherited == "ignored" else None)
     deadline = time.time() + 60
     while time.time() < deadline:
         run_file = out / "run.json"

@@ -136,12 +136,16 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def interrupts_as_keyboard() -> Iterator[None]:
-    """SIGTERM (Slurm, `timeout`, a container stop) handled like Ctrl-C, in the main thread."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    """SIGTERM (Slurm, `timeout`, a container stop) handled like Ctrl-C, in the main thread. SIGINT
+    too, explicitly: a process started in the background by a shell without job control inherits
+    SIGINT ignored, and Python then leaves it ignored, so a lot's parent could not stop its workers."""
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_interrupt),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
