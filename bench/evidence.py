@@ -7,7 +7,6 @@ to the run.json beside it.
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,42 +20,15 @@ from bench.record.jsonfile import parse_json, read_json
 MAX_JSON_BYTES = 256 << 20  # a run.json of a long run is tens of MB; anything far larger is not ours
 
 
-MAX_INT_DIGITS = 20  # no count, size or byte total of a run comes near 10^20
-
-
-def _out_of_range(value: Any) -> str:
-    """Where a decoded JSON value holds a number no other parser would read the same: 1e999 (inf),
-    or an integer of more than MAX_INT_DIGITS digits. Empty when there is none."""
-    stack = [(value, "")]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return where or "top level"
-        if isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 10 ** MAX_INT_DIGITS:
-            return where or "top level"
-        if isinstance(item, dict):
-            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
-        elif isinstance(item, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
-    return ""
-
-
-def _checked(value: Any, source: str) -> Any:
-    where = _out_of_range(value)
-    if where:
-        raise ResultsError(f"{source}: number out of range at {where[:80]}")
-    return value
-
-
 def loads_strict(data: bytes | str, source: str = "JSON") -> Any:
     """JSON as a signature covers it, through bench.record's one strict reader (UTF-8 only, no duplicate
-    keys, no NaN/Infinity, bounded depth) and no number out of range. ResultsError naming `source`."""
-    return _checked(parse_json(data, source, want_object=False), source)
+    keys, no NaN/Infinity or out-of-range numbers, bounded depth). ResultsError naming `source`."""
+    return parse_json(data, source, want_object=False, error=ResultsError)
 
 
 def read_json_file(path: Path) -> Any:
     """A JSON file read with `loads_strict`'s rules; ResultsError naming the file on any problem."""
-    return _checked(read_json(path, want_object=False, max_bytes=MAX_JSON_BYTES), str(path))
+    return read_json(path, want_object=False, max_bytes=MAX_JSON_BYTES, error=ResultsError)
 
 
 def sha256_file(path: Path) -> str:
@@ -112,11 +84,10 @@ VERDICT_SCHEMA_VERSION = 1
 
 
 def read_verdict_file(path: Path) -> dict[str, Any]:
-    """A stored verdict.json through bench.record's reader, numbers in range, schema_version 1 when given."""
+    """A stored verdict.json through bench.record's reader (numbers in range), schema_version 1 when given."""
     stored = read_verdict(path.parent)
     if stored is None:
         raise ResultsError(f"{path}: no such file")
-    _checked(stored, str(path))
     version = stored.get("schema_version", VERDICT_SCHEMA_VERSION)
     if version != VERDICT_SCHEMA_VERSION or isinstance(version, bool):
         raise ResultsError(f"{path}: verdict.json schema_version {str(version)[:20]!r}; this accelbench reads "

@@ -244,3 +244,14 @@ def test_a_huge_or_odd_key_in_a_path_is_bounded_and_ascii():
     message = problems(record, schema.Tool, strict=True)
     assert message.startswith("value: \\xe9kkk") and message.endswith(": unknown key (not in Tool)")
     assert len(message) < 300 and message.isascii()
+
+
+@pytest.mark.parametrize("text", ['{"x": 1e999}', '{"x": -1e999}', '{"x": 123456789012345678901}'])
+def test_numbers_another_parser_reads_differently_are_refused(text):
+    with pytest.raises(RecordError, match="out of range|more than 20 digits"):
+        jsonfile.parse_json(text, "t.json")
+
+
+def test_numbers_at_the_bounds_still_read():
+    assert jsonfile.parse_json('{"x": 12345678901234567890, "y": -1.5e308}', "t.json") == {
+        "x": 12345678901234567890, "y": -1.5e308}

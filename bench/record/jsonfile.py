@@ -3,8 +3,9 @@
 Reading refuses, each as one typed one-line error naming the file: a file over a size bound, binary
 (NUL bytes) or non-UTF-8 content, malformed JSON, nesting deeper than MAX_DEPTH, duplicate keys in
 an object (two parsers must never read different numbers from the same signed bytes), the
-non-standard literals NaN / Infinity / -Infinity, and (with `want_object`) a top-level value that
-is not an object. Messages never quote the offending content.
+non-standard literals NaN / Infinity / -Infinity, numbers another parser would read differently
+(1e999, which Python reads as infinity, and integers of more than MAX_INT_DIGITS digits), and (with
+`want_object`) a top-level value that is not an object. Messages never quote the offending content.
 
 Writing goes to a temporary file in the target folder, is fsynced, then renamed over the target,
 so a reader sees the old file or the new one, never half of one; the file gets the permissions the
@@ -26,6 +27,7 @@ from bench.errors import BenchError, RecordError
 MiB = 1024 * 1024
 MAX_BYTES = 256 * MiB  # a multi-unit node record of eight long sweeps stays well below this
 MAX_DEPTH = 64  # run.json nests about 9 deep
+MAX_INT_DIGITS = 20  # no count, size, byte total or nanosecond time of a run comes near 10^20
 
 
 def _no_duplicates(make_error: Callable[[str], BenchError]) -> Callable[[list[tuple[str, Any]]], dict]:
@@ -43,6 +45,23 @@ def _no_duplicates(make_error: Callable[[str], BenchError]) -> Callable[[list[tu
 def _refuse_constant(make_error: Callable[[str], BenchError]) -> Callable[[str], Any]:
     def hook(name: str) -> Any:
         raise make_error(f"non-finite number {name} (JSON has no NaN or Infinity)")
+    return hook
+
+
+def _finite_float(make_error: Callable[[str], BenchError]) -> Callable[[str], float]:
+    def hook(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise make_error("number out of range (it overflows to infinity)")
+        return value
+    return hook
+
+
+def _bounded_int(make_error: Callable[[str], BenchError]) -> Callable[[str], int]:
+    def hook(text: str) -> int:
+        if len(text.lstrip("-")) > MAX_INT_DIGITS:
+            raise make_error(f"integer of more than {MAX_INT_DIGITS} digits")
+        return int(text)
     return hook
 
 
@@ -85,7 +104,8 @@ def parse_json(data: bytes | str, source: str, *, want_object: bool = True, max_
         raise make_error("binary content (NUL characters), not a text file")
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates(make_error),
-                           parse_constant=_refuse_constant(make_error))
+                           parse_constant=_refuse_constant(make_error), parse_float=_finite_float(make_error),
+                           parse_int=_bounded_int(make_error))
     except RecursionError:
         raise make_error(f"nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as exc:
