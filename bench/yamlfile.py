@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from bench.errors import ConfigError
+from bench.record.jsonfile import read_bounded
 
 MiB = 1024 * 1024
 MAX_BYTES = 4 * MiB
@@ -132,18 +133,13 @@ def parse_yaml(text: str | bytes, source: str, *, mapping: bool = False) -> Any:
 def read_yaml(path: Path | Any, what: str = "", *, mapping: bool = True) -> Any:
     """Read and parse a YAML file (a Path or an importlib.resources Traversable)."""
     label = f"{what} {path}".strip()
-    try:
-        if isinstance(path, Path):
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
-        else:
+    if isinstance(path, Path):
+        data = read_bounded(path, label, MAX_BYTES, ConfigError)
+    else:  # package data shipped with accelbench (importlib.resources)
+        try:
             data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{label}: is a folder, not a file") from None
-    except OSError as exc:
-        raise ConfigError(f"{label}: cannot read ({exc.strerror or type(exc).__name__})") from None
+        except OSError as exc:
+            raise ConfigError(f"{label}: cannot read ({exc.strerror or type(exc).__name__})") from None
     return parse_yaml(data, label, mapping=mapping)
 
 
