@@ -183,6 +183,12 @@ class Table:
         return [dict(zip(self.columns, (_json_cell(c) for c in row))) for row in self.rows]
 
 
+def natural_width(tables: Sequence["Table"]) -> int:
+    """The width at which every column of every table shows its widest cell whole."""
+    return max((sum(max(len(_cell(c)) for c in column) + 3 for column in zip(t.columns, *t.rows))
+                for t in tables if t.columns), default=0)
+
+
 def _cell(value: Any) -> str:
     return fmt(value) if isinstance(value, (int, float)) or value is None else str(value)
 

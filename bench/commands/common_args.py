@@ -111,8 +111,6 @@ def print_tables(tables: list, output_format: str) -> None:
     """Print tables in the chosen format. Terminal text is laid out at least as wide as its widest
     row, so no cell is folded or cut (a narrow terminal wraps the lines instead)."""
     if output_format == "text":
-        natural = max((sum(max(len(render._cell(c)) for c in column) + 3 for column in zip(t.columns, *t.rows))
-                       for t in tables if t.columns), default=0)
-        print(render.to_text(tables, width=max(render.terminal_width(), natural)))
+        print(render.to_text(tables, width=max(render.terminal_width(), render.natural_width(tables))))
     else:
         print(render.render(tables, output_format), end="" if output_format == "md" else "\n")
