@@ -78,7 +78,8 @@ def _shape(m: Mapping[str, Any]) -> Shape:
 
 
 def _pattern(m: Mapping[str, Any]) -> str:
-    return m["params"].get("input_distribution", "normal")
+    pattern: str = m["params"].get("input_distribution", "normal")
+    return pattern
 
 
 def data_patterns(measurements: Iterable[Mapping[str, Any]], flag_above: float) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def data_patterns(measurements: Iterable[Mapping[str, Any]], flag_above: float) 
 def local_spread(reference: Shape, best_value: float, standard: Iterable[Mapping[str, Any]], window: float) -> float:
     """How far below the best the standard (grid/search) measurements within +-window of `reference`
     in every dimension fall: the drop the shape curve itself shows near the peak (0 if none nearby)."""
-    drops = [1 - m["throughput"]["value"] / best_value for m in standard
+    drops: list[float] = [1 - m["throughput"]["value"] / best_value for m in standard
              if all(abs(s / r - 1) <= window for s, r in zip(_shape(m), reference))]
     return max([0.0, *drops])
 

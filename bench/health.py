@@ -161,7 +161,7 @@ def _skip_reason(reason: str) -> str:
 
 
 def skip_lines(skips: Iterable[Mapping[str, Any]]) -> list[HealthLine]:
-    groups: dict[str, Counter] = defaultdict(Counter)
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
     for s in skips:
         what = s.get("kernel") if s.get("suite") == "stream" else s.get("dtype")
         groups[_skip_reason(str(s.get("reason", "?")))][f"{s.get('suite', '?')} {what}"] += 1

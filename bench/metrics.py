@@ -13,7 +13,7 @@ Conventions (also written into every run.json under "conventions"):
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 # Bit length of the operation = width of the multiply's inputs (regulation.md §1.3).
 BIT_LENGTH: dict[str, int] = {
@@ -158,9 +158,9 @@ def compare(value: float, op: str, limit: float) -> bool:
     return ops[op]
 
 
-def best_by(records: Iterable[Mapping], key: str, group: str) -> dict[str, Mapping]:
+def best_by(records: Iterable[Mapping[str, Any]], key: str, group: str) -> dict[str, Mapping[str, Any]]:
     """The record with the largest `key` in each `group` (e.g. best GEMM case per dtype)."""
-    best: dict[str, Mapping] = {}
+    best: dict[str, Mapping[str, Any]] = {}
     for record in records:
         name = record[group]
         if name not in best or record[key] > best[name][key]:

@@ -17,7 +17,7 @@ import importlib.resources
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, cast
 
 from bench import metrics
 from bench.errors import ConfigError, UsageError
@@ -61,10 +61,11 @@ class Condition:
         if self.flag:
             actual = values.get(self.flag)
             return None if actual is None else actual == self.equals
-        actual = values.get(self.metric)
+        # Not a flag, so a metric condition: _parse_condition set metric, op and value.
+        actual = values.get(cast(str, self.metric))
         if actual is None or (isinstance(actual, float) and math.isnan(actual)):
             return None
-        return metrics.compare(float(actual), self.op, self.value)
+        return metrics.compare(float(actual), cast(str, self.op), cast(float, self.value))
 
     def describe(self) -> str:
         if self.flag:
@@ -76,7 +77,7 @@ class Condition:
         at_limit = "exactly the limit does not meet it" if self.edge == "strict" else "exactly the limit meets it"
         if self.flag:
             return self.describe()
-        return f"{self.metric} {OP_WORDS[self.op]} {self.value:,.10g} {self.unit} ({self.edge}: {at_limit})"
+        return f"{self.metric} {OP_WORDS[cast(str, self.op)]} {self.value:,.10g} {self.unit} ({self.edge}: {at_limit})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +164,7 @@ class Profile:
         return [(rule, leaf) for rule in (*self.classes, *self.exemptions) for leaf in rule.when.leaves()]
 
     def thresholds(self, metric: str) -> list[float]:
-        return sorted({leaf.value for _, leaf in self.leaves() if leaf.metric == metric})
+        return sorted({cast(float, leaf.value) for _, leaf in self.leaves() if leaf.metric == metric})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -247,7 +248,7 @@ def _short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _parse_group(raw: Mapping, where: str) -> Group:
+def _parse_group(raw: Mapping[str, Any], where: str) -> Group:
     joins = [key for key in ("all", "any") if key in raw]
     if len(joins) != 1:
         raise ConfigError(f"{where}: give exactly one of `all` or `any`")
@@ -415,7 +416,7 @@ def _spec_item(spec: Any) -> str:
     return "hbm_stack" if getattr(spec, "kind", "") == "hbm_stack" else "accelerator"
 
 
-def _key(result: "Classification") -> tuple:
+def _key(result: "Classification") -> tuple[Any, ...]:
     return (result.conforms, tuple(result.matched), tuple(result.undetermined), tuple(result.exempted_by))
 
 
@@ -441,7 +442,8 @@ def _edge_points(cuts: Iterable[float], low: float, high: float) -> list[float]:
     return sorted({p for p in candidate_points(cuts, low, high) + below if low <= p <= high})
 
 
-def _factor(name: str, unit: str, low: float, high: float, basis: str, points) -> dict[str, Any]:
+def _factor(name: str, unit: str, low: float, high: float, basis: str,
+            points: list[tuple[float, "Classification"]]) -> dict[str, Any]:
     segments = _segments(points)
     return {"input": name, "unit": unit, "range": [low, high], "basis": basis, "segments": segments,
             "changes": len(segments) > 1}

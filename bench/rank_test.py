@@ -69,14 +69,14 @@ def _u_distribution(m: int, n: int) -> tuple[float, ...]:
 
 def mann_whitney(x: Sequence[float], y: Sequence[float]) -> RankTest:
     """Mann-Whitney U test of x against y (both need at least one finite value)."""
-    x = np.asarray([v for v in x if math.isfinite(v)], dtype=float)
-    y = np.asarray([v for v in y if math.isfinite(v)], dtype=float)
-    m, n = len(x), len(y)
+    xs = np.asarray([v for v in x if math.isfinite(v)], dtype=float)
+    ys = np.asarray([v for v in y if math.isfinite(v)], dtype=float)
+    m, n = len(xs), len(ys)
     if m == 0 or n == 0:
         raise ValueError("the Mann-Whitney test needs at least one finite value on each side")
-    ranks = _ranks(np.concatenate([x, y]))
+    ranks = _ranks(np.concatenate([xs, ys]))
     u = float(ranks[:m].sum() - m * (m + 1) / 2.0)
-    has_ties = len(np.unique(np.concatenate([x, y]))) < m + n
+    has_ties = len(np.unique(np.concatenate([xs, ys]))) < m + n
     if not has_ties and m <= EXACT_MAX_SIZE and n <= EXACT_MAX_SIZE:
         probabilities = np.asarray(_u_distribution(m, n))
         k = int(round(u))

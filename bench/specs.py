@@ -34,7 +34,7 @@ ARCHITECTURES_FILE = "_architectures.yaml"
 CPU_SPEC_ID = "cpu"
 
 
-def devices_dir():
+def devices_dir() -> importlib.resources.abc.Traversable:
     return importlib.resources.files("bench.configs") / "devices"
 
 
@@ -221,7 +221,7 @@ def _fold(name: str) -> str:
 
 # --- loading and validation ----------------------------------------------------------------
 
-def _require(entry: Mapping, key: str, where: str, kinds: type | tuple) -> Any:
+def _require(entry: Mapping[str, Any], key: str, where: str, kinds: type | tuple[type, ...]) -> Any:
     if key not in entry or entry[key] is None:
         raise ConfigError(f"{where}: missing required key {_short_repr(key)}")
     value = entry[key]
@@ -243,7 +243,7 @@ def _short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _range(block: Mapping, nominal: float | None, where: str) -> tuple[float, float] | None:
+def _range(block: Mapping[str, Any], nominal: float | None, where: str) -> tuple[float, float] | None:
     raw = block.get("range")
     if raw is None:
         return None
@@ -255,7 +255,7 @@ def _range(block: Mapping, nominal: float | None, where: str) -> tuple[float, fl
     return low, high
 
 
-def _block(raw: Any, where: str, keys: set[str]) -> Mapping:
+def _block(raw: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
@@ -266,7 +266,7 @@ def _block(raw: Any, where: str, keys: set[str]) -> Mapping:
     return raw
 
 
-def _source(block: Mapping, where: str, sources: Mapping[str, str]) -> str:
+def _source(block: Mapping[str, Any], where: str, sources: Mapping[str, str]) -> str:
     key = block.get("source")
     if not key:
         raise ConfigError(f"{where}.source: every number needs a source")
@@ -358,7 +358,7 @@ def parse_device(raw: Any, where: str, sources: Mapping[str, str], path: str = "
         except (re.error, TypeError) as exc:
             raise ConfigError(f"{where}.match[{i}]: not a valid pattern ({exc})") from None
 
-    def optional(block: Mapping, key: str, label: str) -> float | None:
+    def optional(block: Mapping[str, Any], key: str, label: str) -> float | None:
         return _number(block[key], f"{where}.{label}.{key}") if block.get(key) is not None else None
 
     die_area = optional(area, "mm2", "die_area")

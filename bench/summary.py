@@ -91,14 +91,14 @@ def effective_tpp(gemm_peaks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
         by_dtype[dtype] = {"tops": peak["value"], "bit_length": metrics.bit_length(dtype),
                            "tpp": metrics.tpp(peak["value"], dtype), "measurement_id": peak["measurement_id"],
                            "ci95_tops": peak["ci95"]}
-    best, dtype = metrics.max_tpp({d: entry["tops"] for d, entry in by_dtype.items()})
-    return {"max": best if dtype else None, "dtype": dtype, "by_dtype": by_dtype}
+    best, best_dtype = metrics.max_tpp({d: entry["tops"] for d, entry in by_dtype.items()})
+    return {"max": best if best_dtype else None, "dtype": best_dtype, "by_dtype": by_dtype}
 
 
 def stream_peaks(measurements: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Best DRAM-sized result per stream kernel (sweep points below 4x LLC do not count)."""
     dram = [m for m in measurements if m["params"].get("role") == "dram"]
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for m in dram:
         current = out.get(m["kernel"])
         if current is None or m["throughput"]["value"] > current["value"]:
@@ -166,7 +166,7 @@ def build_summary(run: Mapping[str, Any], max_relative_u: float = DEFAULT_MAX_RE
         if block:
             uncertainty["dram_bandwidth_gbps"] = block
     interconnect = interconnect_peaks(_usable(run, "interconnect"))
-    extra = {"interconnect": interconnect} if interconnect else {}  # absent for runs without collectives
+    extra: dict[str, Any] = {"interconnect": interconnect} if interconnect else {}  # absent for runs without collectives
     if excluded:  # absent when every case may set a peak, so earlier runs still re-derive
         extra["excluded_from_peaks"] = excluded
     return {

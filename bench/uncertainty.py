@@ -81,7 +81,7 @@ def type_a_repeats(repeat_values: Sequence[float], mean_reported: bool = True) -
 
 def effective_dof(components: Sequence[Mapping[str, Any]], combined: float) -> float | None:
     """Welch-Satterthwaite; type B components count as infinite degrees of freedom."""
-    terms = [c["relative_standard_uncertainty"] ** 4 / c["degrees_of_freedom"]
+    terms: list[float] = [c["relative_standard_uncertainty"] ** 4 / c["degrees_of_freedom"]
              for c in components if c.get("degrees_of_freedom")]
     if combined <= 0 or not terms or sum(terms) == 0:
         return None
@@ -111,22 +111,22 @@ def budget(samples_s: Sequence[float], iterations: int, resolution_s: float,
     if not (math.isfinite(resolution_s) and resolution_s >= 0):
         raise ValueError(f"timer resolution must be a finite number >= 0, got {resolution_s!r}")
     warnings: list[str] = []
-    components = []
+    candidates: list[dict[str, Any] | None] = []
     repeat = type_a_median(samples_s)
     if repeat is None:
         warnings.append("single sample: repeatability (type A) could not be evaluated; U understates the uncertainty")
-    components.append(repeat)
-    components.append(type_b_resolution(resolution_s, median * iterations))
+    candidates.append(repeat)
+    candidates.append(type_b_resolution(resolution_s, median * iterations))
     if clock_summary:
-        components.append(type_b_clock(clock_summary))
+        candidates.append(type_b_clock(clock_summary))
     else:
         warnings.append("no clock telemetry: clock variation during the window is not in the budget")
     if repeat_values is not None:
         reproducibility = type_a_repeats(repeat_values, mean_of_repeats_reported)
         if reproducibility is None:
             warnings.append("fewer than 2 repeated runs: reproducibility could not be evaluated")
-        components.append(reproducibility)
-    components = [c for c in components if c is not None]
+        candidates.append(reproducibility)
+    components = [c for c in candidates if c is not None]
     combined = math.sqrt(sum(c["relative_standard_uncertainty"] ** 2 for c in components))
     return {"value_rel": 1.0, "median_s": median, "components": components, "combined_rel": combined,
             "expanded_rel": k * combined, "k": k, "effective_dof": effective_dof(components, combined),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from bench import metrics
 from bench.errors import (
@@ -127,7 +127,7 @@ class Verdict:
         data["criteria"] = [dataclasses.asdict(row) for row in self.criteria]
         for check in data["checks"]:
             check.pop("criteria")
-        return _finite(data)
+        return cast(dict[str, Any], _finite(data))
 
 
 def _finite(value: Any) -> Any:
@@ -141,7 +141,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-_DATABASE_CACHE: dict[tuple, Database] = {}
+_DATABASE_CACHE: dict[tuple[Any, ...], Database] = {}
 
 
 def shipped_database() -> Database:
@@ -178,25 +178,26 @@ def _number(value: Any, what: str, *, positive: bool = False) -> float:
     return float(value)
 
 
-def _budget(summary: Mapping, *keys: str) -> Mapping | None:
+def _budget(summary: Mapping[str, Any], *keys: str) -> Mapping[str, Any] | None:
     table = summary.get("uncertainty") or {}
     for key in keys:
-        if isinstance(table.get(key), Mapping) and table[key].get("U") is not None:
-            return table[key]
+        block = table.get(key)
+        if isinstance(block, Mapping) and block.get("U") is not None:
+            return block
     return None
 
 
-def _own_budget(run: Mapping, measurement_id: str | None) -> Mapping | None:
+def _own_budget(run: Mapping[str, Any], measurement_id: str | None) -> Mapping[str, Any] | None:
     """A measurement's own uncertainty block (bench/uncertainty.py for_measurement), if any."""
     block = _measurement(run, measurement_id).get("uncertainty")
     return block if isinstance(block, Mapping) and block.get("U") is not None else None
 
 
-def _measurement(run: Mapping, measurement_id: str | None) -> Mapping:
+def _measurement(run: Mapping[str, Any], measurement_id: str | None) -> Mapping[str, Any]:
     return next((m for m in run.get("measurements") or [] if m.get("id") == measurement_id), {})
 
 
-def _expanded_u(budget: Mapping | None, value: float, ci: Any, what: str) -> tuple[float, str]:
+def _expanded_u(budget: Mapping[str, Any] | None, value: float, ci: Any, what: str) -> tuple[float, str]:
     """U (k = 2) of a value: its budget's U, else the larger half-width of its 95 % CI, else NaN."""
     if budget:
         return _number(budget["U"], f"{what} uncertainty U"), UNCERTAINTY_FROM_BUDGET
@@ -208,7 +209,7 @@ def _expanded_u(budget: Mapping | None, value: float, ci: Any, what: str) -> tup
     return math.nan, UNCERTAINTY_FROM_CI
 
 
-def _headline_summary(run: Mapping, max_relative_u: float | None) -> Mapping:
+def _headline_summary(run: Mapping[str, Any], max_relative_u: float | None) -> Mapping[str, Any]:
     """The run's summary, or one re-derived under another defensibility ceiling (bench check --max-relative-u)."""
     summary = run.get("summary") or {}
     if max_relative_u is None:
@@ -240,7 +241,7 @@ def measured_values(run: Mapping[str, Any], max_relative_u: float | None = None)
         ci = entry.get("ci95_tops") or (_measurement(run, entry.get("measurement_id")).get("throughput") or {}).get("ci95")
         U, source = _expanded_u(budget, tops, ci, f"{dtype} GEMM")
         out[f"gemm:{dtype}"] = Measured(f"gemm:{dtype}", tops, U, source, entry.get("measurement_id"), dtype)
-    tops_by_dtype = {m.dtype: m.value for m in out.values()}
+    tops_by_dtype = {cast(str, m.dtype): m.value for m in out.values()}  # only gemm:<dtype> entries so far
     tpp_value, tpp_dtype = metrics.max_tpp(tops_by_dtype) if tops_by_dtype else (0.0, None)
     if tpp_value > 0 and tpp_dtype:
         gemm = out[f"gemm:{tpp_dtype}"]
@@ -259,7 +260,7 @@ def measured_values(run: Mapping[str, Any], max_relative_u: float | None = None)
     return out
 
 
-def _by_dtype_from_measurements(run: Mapping, max_relative_u: float | None = None) -> dict[str, dict]:
+def _by_dtype_from_measurements(run: Mapping[str, Any], max_relative_u: float | None = None) -> dict[str, dict[str, Any]]:
     """Best passing, defensible GEMM per dtype, for runs without a summary block."""
     ceiling = DEFAULT_MAX_RELATIVE_U if max_relative_u is None else max_relative_u
     records = [{"dtype": m["dtype"], "tops": m["throughput"]["value"], "measurement_id": m["id"],
@@ -272,7 +273,7 @@ def _by_dtype_from_measurements(run: Mapping, max_relative_u: float | None = Non
 
 # --- the five checks --------------------------------------------------------------------------------
 
-def _decide(value: float, U: float, limit: float, rule: str) -> tuple[str, float]:
+def _decide(value: float, U: float, limit: float, rule: str) -> tuple[str, float | None]:
     """Outcome and acceptance limit for a value that should stay below `limit`."""
     if math.isnan(U):
         U = 0.0 if rule == "simple" else math.nan
@@ -311,15 +312,16 @@ def check_declared(profile: Profile, spec: DeviceSpec, measured: Mapping[str, Me
     rows = []
     for rule_obj, leaf in profile.leaves():
         state = leaf.evaluate(values)
-        row = Criterion("declared", f"{rule_obj.id}: {leaf.describe()}", rule_obj.description, leaf.metric or leaf.flag,
-                        leaf.unit, leaf.value, values.get(leaf.metric or leaf.flag),
+        name = cast(str, leaf.metric or leaf.flag)  # a leaf tests a metric or a flag
+        row = Criterion("declared", f"{rule_obj.id}: {leaf.describe()}", rule_obj.description, name,
+                        leaf.unit, leaf.value, values.get(name),
                         _derived_for(leaf.metric or "", derived_tpp, spec),
                         outcome={True: "met", False: "not met", None: "unknown"}[state])
         m = _measured_for(leaf.metric or "", measured, spec)
         if m:
             row.measured, row.U = m.value, m.U
             if _toward_nonconformity(profile, leaf.op):
-                row.acceptance_limit = _decide(m.value, m.U, leaf.value, rule)[1]
+                row.acceptance_limit = _decide(m.value, m.U, cast(float, leaf.value), rule)[1]
         rows.append(row)
     result = classify_spec(spec, profile)
     outcome = {True: PASS, False: FAIL, None: INCONCLUSIVE}[result.conforms]
@@ -355,7 +357,7 @@ def check_contradiction(spec: DeviceSpec, measured: Mapping[str, Measured], deri
     for key, m in sorted(measured.items()):
         if not key.startswith("gemm:"):
             continue
-        peak = spec.peak_tops(m.dtype)
+        peak = spec.peak_tops(cast(str, m.dtype))  # gemm:<dtype> entries have a dtype
         if peak is None:
             rows.append(Criterion("contradiction", f"{m.dtype} TOPS <= declared", "no declared peak for this dtype",
                                   f"tops:{m.dtype}", "TOPS", None, None, None, m.value, m.U, None, INCONCLUSIVE,
@@ -426,7 +428,7 @@ def check_threshold(profile: Profile, spec: DeviceSpec, measured: Mapping[str, M
         else:
             row.measured, row.U = m.value, m.U
             if _toward_nonconformity(profile, leaf.op):
-                row.outcome, row.acceptance_limit = _decide(m.value, m.U, leaf.value, rule)
+                row.outcome, row.acceptance_limit = _decide(m.value, m.U, cast(float, leaf.value), rule)
                 if row.outcome in (PASS, CONDITIONAL_PASS):
                     row.note = "not shown to exceed; a measured value is a lower bound, so it cannot show the part is below"
             else:
@@ -479,15 +481,16 @@ def _threshold_outcome(profile: Profile, spec: DeviceSpec, available: Mapping[st
     return CONDITIONAL_PASS if False in near else PASS
 
 
-def check_plausibility(run: Mapping, spec: DeviceSpec, measured: Mapping[str, Measured], database: Database) -> Check:
+def check_plausibility(run: Mapping[str, Any], spec: DeviceSpec, measured: Mapping[str, Measured], database: Database) -> Check:
     rows = []
     cpu = spec.kind == "cpu"
     for key, m in sorted(measured.items()):
         if key.startswith("gemm:"):
             record = _measurement(run, m.measurement_id)
             accumulate = (record.get("params") or {}).get("accumulate") or "fp32"
-            peak = spec.peak_tops(m.dtype, accumulate)
-            floor = database.plausibility_floor("gemm", canonical_dtype(m.dtype), cpu)
+            dtype = cast(str, m.dtype)  # gemm:<dtype> entries have a dtype
+            peak = spec.peak_tops(dtype, accumulate)
+            floor = database.plausibility_floor("gemm", canonical_dtype(dtype), cpu)
             label, unit = f"{m.dtype} GEMM efficiency", "TOPS"
         elif key == "dram_bandwidth_gbps":
             peak, floor = spec.dram_bandwidth_gbps, database.plausibility_floor("dram_bandwidth", None, cpu)
@@ -496,7 +499,7 @@ def check_plausibility(run: Mapping, spec: DeviceSpec, measured: Mapping[str, Me
             continue
         if not peak:
             continue
-        share = metrics.efficiency(m.value, peak)
+        share = cast(float, metrics.efficiency(m.value, peak))  # a float: peak is not zero
         low = share < floor
         rows.append(Criterion("plausibility", label, f"measured / declared peak should be at least {floor:.0%}", key, unit,
                               floor, peak, None, m.value, m.U, None, INCONCLUSIVE if low else PASS,
@@ -522,7 +525,7 @@ def check_plausibility(run: Mapping, spec: DeviceSpec, measured: Mapping[str, Me
     return Check("plausibility", "4. plausibility", outcome, summary, rows)
 
 
-def check_identity(device: Mapping, spec: DeviceSpec, declared_how: str, derived_tpp: float | None) -> Check:
+def check_identity(device: Mapping[str, Any], spec: DeviceSpec, declared_how: str, derived_tpp: float | None) -> Check:
     detected = device.get("name") or "?"
     if spec.kind == "cpu":
         same = device.get("backend") == "cpu"
@@ -619,7 +622,7 @@ def _judge(data: dict[str, Any], profile: Profile, declared: str | DeviceSpec | 
         reason="uncertainty too large" if reason else None, parameters=parameters)
 
 
-def _too_uncertain(summary: Mapping, measured: Mapping[str, Measured]) -> str | None:
+def _too_uncertain(summary: Mapping[str, Any], measured: Mapping[str, Measured]) -> str | None:
     """A note when a headline metric is missing only because every case of it was excluded."""
     excluded = summary.get("excluded_from_peaks") or []
     ids = [str(e.get("measurement_id")) for e in excluded if isinstance(e, Mapping)]
@@ -660,7 +663,7 @@ def _validate_profile(profile: Profile) -> None:
                               "a limit must be a finite number")
 
 
-def _declared_spec(declared: str | DeviceSpec | None, device: Mapping, database: Database) -> tuple[DeviceSpec, str]:
+def _declared_spec(declared: str | DeviceSpec | None, device: Mapping[str, Any], database: Database) -> tuple[DeviceSpec, str]:
     if isinstance(declared, DeviceSpec):
         return declared, "given"
     if declared:
@@ -728,7 +731,7 @@ def render_verdict(verdict: Verdict, output_format: str = "text") -> str:
             lines += [f"**{table.title}**", "", check.summary, ""]
             lines += md_table(table.columns, table.rows, table.alignments())
         else:
-            lines += [table.title, f"  {check.summary}"]
+            lines += [cast(str, table.title), f"  {check.summary}"]  # criteria_table titles every table
             lines += ["  " + line for line in to_text([Table(table.columns, table.rows, align=table.align)],
                                                        width=max(terminal_width(), _natural_width(table))).splitlines()]
         lines.append("")

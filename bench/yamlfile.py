@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -65,14 +65,18 @@ class _StrictLoader(_Base):
     def fail(self, mark: Any, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}:{_where(mark)}: {problem}")
 
+    def next_mark(self) -> Any:
+        # compose_node runs only with an event pending, so peek_event does not return None here.
+        return cast(yaml.Event, self.peek_event()).start_mark
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise self.fail(self.peek_event().start_mark,
+            raise self.fail(self.next_mark(),
                             "YAML aliases (*name) are not accepted; write the value out")
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                raise self.fail(self.peek_event().start_mark, f"nested deeper than {MAX_DEPTH} levels")
+                raise self.fail(self.next_mark(), f"nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -94,7 +98,8 @@ class _StrictLoader(_Base):
         return super().construct_mapping(node, deep=deep)
 
 
-_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+# types-PyYAML binds a constructor's first argument to its Loader classes, not to SafeConstructor.
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)  # type: ignore[type-var]
 
 
 def _text(data: str | bytes, source: str) -> str:
@@ -157,4 +162,4 @@ def bounded_number(value: Any, lo: float, hi: float, where: str, *, integer: boo
     if not lo <= value <= hi:
         shown = f"{value:.6g}" if isinstance(value, float) or abs(value) < 10**15 else "a number that large"
         raise ConfigError(f"{where}: {shown} is outside [{lo:g}, {hi:g}]")
-    return value
+    return cast(float, value)  # an int or a float, checked above

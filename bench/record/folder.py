@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
 from bench.errors import RecordError
 from bench.record.jsonfile import MiB, read_json, write_json, write_text_atomic
@@ -67,7 +67,7 @@ def check_run(run: Any, source: str, *, strict: bool = False) -> Run:
         raise RecordError(f"{source}: the top level is not a JSON object")
     run = current_version(run, source)
     validate(run, Run, source, strict=strict)
-    return run  # type: ignore[return-value]
+    return cast(Run, run)  # validated just above
 
 
 def read_run(path: str | Path, *, strict: bool = False) -> Run:
@@ -85,7 +85,7 @@ def read_verdict(folder: str | Path, *, strict: bool = False) -> Verdict | None:
         return None
     data = read_json(file, max_bytes=MAX_VERDICT_BYTES)
     validate(data, Verdict, str(file), strict=strict)
-    return data  # type: ignore[return-value]
+    return cast(Verdict, data)  # validated just above
 
 
 def safe_label(label: str) -> str:

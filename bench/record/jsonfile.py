@@ -30,8 +30,8 @@ MAX_DEPTH = 64  # run.json nests about 9 deep
 MAX_INT_DIGITS = 20  # no count, size, byte total or nanosecond time of a run comes near 10^20
 
 
-def _no_duplicates(make_error: Callable[[str], BenchError]) -> Callable[[list[tuple[str, Any]]], dict]:
-    def hook(pairs: list[tuple[str, Any]]) -> dict:
+def _no_duplicates(make_error: Callable[[str], BenchError]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in pairs:
             if key in out:

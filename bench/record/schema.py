@@ -596,11 +596,13 @@ class Run(_RunBody, total=False):
     """run.json. A single-device run has device/identity/audit; a multi-unit node (kind
     "multi-unit") has mode/units/problems instead."""
 
-    schema_version: Required[int]
-    method_version: Required[str]
-    run_id: Required[str]
+    # A run requires these four keys that a unit record may lack. mypy flags narrowing an inherited
+    # key; declaring them here rather than moving them out of _RunBody keeps the published key order.
+    schema_version: Required[int]  # type: ignore[misc]
+    method_version: Required[str]  # type: ignore[misc]
+    run_id: Required[str]  # type: ignore[misc]
     status: Required[RunStatus]
-    started_at: Required[str | None]
+    started_at: Required[str | None]  # type: ignore[misc]
     measurements: Required[list[Measurement]]
     skips: Required[list[Skip]]
     device: Device

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from bench.record import inputs, schema
-from bench.record.validate import is_typeddict
+from bench.record.validate import is_typeddict, required_keys
 
 BASE_ID = "https://accelbench.invalid/schema"
 DOCUMENTS: dict[str, tuple[type, str]] = {
@@ -76,7 +76,7 @@ class _Generator:
         if doc and not doc.startswith(f"{typed_dict.__name__}("):  # TypedDict's generated docstring
             out["description"] = " ".join(doc.split())
         out["properties"] = {key: self.of(hint) for key, hint in hints.items()}
-        required = sorted(typed_dict.__required_keys__)
+        required = sorted(required_keys(typed_dict))
         if required:
             out["required"] = required
         out["additionalProperties"] = False

@@ -19,9 +19,9 @@ import typing
 from typing import Any, Literal, Union
 
 if sys.version_info >= (3, 11):
-    from typing import is_typeddict
+    from typing import is_typeddict as is_typeddict  # re-exported for bench.record.schemagen
 else:
-    from typing_extensions import is_typeddict
+    from typing_extensions import is_typeddict as is_typeddict
 
 from bench.errors import RecordError
 
@@ -49,6 +49,12 @@ def kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def required_keys(typed_dict: type) -> frozenset[str]:
+    """The keys a TypedDict class requires (type checkers do not see the attribute typing sets)."""
+    keys: frozenset[str] = getattr(typed_dict, "__required_keys__")
+    return keys
 
 
 def _hints(typed_dict: type) -> dict[str, Any]:
@@ -113,10 +119,11 @@ class _Walk:
         if value is None:
             return None if type(None) in options else (path, "must not be null")
         problems = [self.mismatch(value, option, path) for option in options if option is not type(None)]
-        if any(p is None for p in problems):
+        found = [p for p in problems if p is not None]
+        if len(found) < len(problems):
             return None
         # Report the problem of the option that got furthest into the value.
-        return max(problems, key=lambda p: len(p[0]))
+        return max(found, key=lambda p: len(p[0]))
 
     def mapping(self, value: Any, item: Any, path: str) -> tuple[str, str] | None:
         if not isinstance(value, dict):
@@ -133,7 +140,7 @@ class _Walk:
         if not isinstance(value, dict):
             return path, f"expected an object, found {kind_of(value)}"
         hints = _hints(typed_dict)
-        for key in sorted(typed_dict.__required_keys__):
+        for key in sorted(required_keys(typed_dict)):
             if key not in value:
                 return path, f"missing required key {key!r}"
         for key, element in value.items():
