@@ -13,12 +13,19 @@ import importlib.resources
 import math
 import os
 import re
+import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from bench import metrics
 from bench.errors import ConfigError, UsageError
 from bench.yamlfile import read_yaml
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 CONFIDENCE = ("high", "medium", "low")
 PEAK_UNITS = ("matrix", "vector")
@@ -34,7 +41,7 @@ ARCHITECTURES_FILE = "_architectures.yaml"
 CPU_SPEC_ID = "cpu"
 
 
-def devices_dir() -> importlib.resources.abc.Traversable:
+def devices_dir() -> Traversable:
     return importlib.resources.files("bench.configs") / "devices"
 
 
