@@ -501,8 +501,6 @@ class Verdict(TypedDict):
 class StoredVerdict(Verdict):
     """run["verdict"]: a verdict kept inside run.json, with what `bench verify` re-runs it with."""
 
-    parameters: NotRequired[VerdictParameters]
-
 
 # --- plans, units, ranks -------------------------------------------------------------------------
 

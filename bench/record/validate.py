@@ -16,7 +16,7 @@ import math
 import sys
 import types
 import typing
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 if sys.version_info >= (3, 11):
     from typing import is_typeddict as is_typeddict  # re-exported for bench.record.schemagen
@@ -140,9 +140,9 @@ class _Walk:
         if not isinstance(value, dict):
             return path, f"expected an object, found {kind_of(value)}"
         hints = _hints(typed_dict)
-        for key in sorted(required_keys(typed_dict)):
-            if key not in value:
-                return path, f"missing required key {key!r}"
+        for required in sorted(required_keys(typed_dict)):
+            if required not in value:
+                return path, f"missing required key {required!r}"
         for key, element in value.items():
             if not isinstance(key, str):
                 return path, f"key {shown_key(key)} is not a string"
@@ -204,7 +204,7 @@ class _Walk:
 
 
 _NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-_SCALAR_CHECKS = {
+_SCALAR_CHECKS: dict[type, Callable[[Any], bool]] = {
     bool: lambda v: v.__class__ is bool,
     int: lambda v: isinstance(v, int) and v.__class__ is not bool,
     float: lambda v: (v.__class__ is float and math.isfinite(v)) or (isinstance(v, int) and v.__class__ is not bool),
