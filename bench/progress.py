@@ -208,6 +208,8 @@ class LineObserver:
         self.current = (f"[{self.progress.counter()}{where}" + (f" · ETA {_clock_text(eta)}" if eta is not None else "")
                         + f"] {case.id}")
 
+    def samples_taken(self, case: Case, count: int) -> None: ...  # one line per case: no running count
+
     def measured(self, m: dict[str, Any]) -> None:
         if self.progress.case:
             self.progress.ended(self.progress.case, m["status"] == "ok")
