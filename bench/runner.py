@@ -102,7 +102,7 @@ class Runner:
                                         device_backend=self.info.backend) as sampler:
             try:
                 for number, case in enumerate(cases, 1):
-                    self._start(case, number, len(cases), sampler)
+                    self._run_fixed(case, number, len(cases), sampler)
                 self._numbering = [len(cases), len(cases)]
                 for name in self.config["suites"]:
                     SUITES[name].followups(SuiteContext(self, name, sampler))
@@ -125,7 +125,7 @@ class Runner:
         self.writer.finish(status, **fields)
 
     # -- one case ---------------------------------------------------------------------
-    def _start(self, case: Case | Skip, number: int, total: int, sampler: telemetry.TelemetrySampler) -> None:
+    def _run_fixed(self, case: Case | Skip, number: int, total: int, sampler: telemetry.TelemetrySampler) -> None:
         if isinstance(case, Skip):
             self.observer.case_started(case.case, number, total)
             self._skip(case.case, case.reason)
@@ -164,7 +164,7 @@ class Runner:
         return measurement
 
     def measure_followup(self, case: Case, sampler: telemetry.TelemetrySampler,
-                   timing: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+                         timing: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """A follow-up case: numbered after every case so far, the total growing with it."""
         self._numbering[0] += 1
         self._numbering[1] = max(self._numbering)
