@@ -142,7 +142,8 @@ class Runner:
         if kernel.strategy == LOCKSTEP:  # every rank runs a collective case, or none waits in it
             reason = distributed.agree_on_skip(reason)
         if reason:
-            return self._skip(case, reason)
+            self._skip(case, reason)
+            return None
         policy = self._resized(config_module.timing_policy(self.config, case.suite))
         if timing:
             policy = dataclasses.replace(policy, **timing)
@@ -153,9 +154,11 @@ class Runner:
                 self._note_rate(case, kernel, exc.iteration_s)
             else:
                 self._note_hopeless(case, kernel, exc.first_call_s or 0.0)
-            return self._skip(case, str(exc))
+            self._skip(case, str(exc))
+            return None
         except MeasurementError as exc:
-            return self._skip(case, str(exc))
+            self._skip(case, str(exc))
+            return None
         finally:
             kernel.teardown()
             self.backend.empty_cache()

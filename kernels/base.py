@@ -200,7 +200,7 @@ class FollowupContext(Protocol):
         """Store a peak-search record (bench.search) under run["searches"][name] and flush the run."""
 
 
-CasesFunction = Callable[[dict[str, Any], DeviceInfo, "DeviceProbe | None"], Iterable["Case | Skip"]]
+CasesFunction = Callable[[dict[str, Any], DeviceInfo, DeviceProbe | None], Iterable[Case | Skip]]
 KernelFactory = Callable[..., Kernel]  # (case, backend, seed=0) -> Kernel
 Followups = Callable[[FollowupContext], None]
 
