@@ -176,7 +176,7 @@ DEFAULTS: dict[str, Any] = {
     "timing": {},
     "suites": {},
 }
-SUITE_DEFAULTS = {
+SUITE_DEFAULTS: dict[str, dict[str, Any]] = {
     "gemm": {"max_iteration_s": 2.0, "timing": {},
              "search": {"enabled": False, "max_trials": 24, "max_seconds": 120.0, "patience": 8,
                         "min_improvement": 0.01, "max_candidates": 8,

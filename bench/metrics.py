@@ -72,6 +72,25 @@ def gb_per_second(nbytes: float, seconds: float) -> float:
     return nbytes / seconds / 1e9
 
 
+BANDWIDTH_UNIT = "GB/s"  # a rate of bytes; every other unit (TFLOPS, TOPS) is a rate of operations
+
+
+def work_key(unit: str) -> str:
+    """Which work count a rate in `unit` divides by time: "bytes" for GB/s, else "flops"."""
+    return "bytes" if unit == BANDWIDTH_UNIT else "flops"
+
+
+def rate(amount: float, seconds: float, unit: str) -> float:
+    """`amount` of work (bytes for GB/s, operations otherwise) in `seconds`, in `unit` (1e9 B/s or 1e12 op/s)."""
+    return gb_per_second(amount, seconds) if unit == BANDWIDTH_UNIT else tera_per_second(amount, seconds)
+
+
+def fallback_unit(suite: str | None) -> str:
+    """The unit a stored measurement that names none is recomputed in (bench verify): GB/s for the
+    memory streams, TFLOPS otherwise."""
+    return BANDWIDTH_UNIT if suite == "stream" else "TFLOPS"
+
+
 def tpp(tops: float, dtype: str) -> float:
     """TPP of one data type: 2 x MacTOPS x bit length = dense TOPS x bit length."""
     return tops * bit_length(dtype)

@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 
 class Observer(Protocol):
-    """Progress callbacks; the CLI renders them. `case` is a bench.kernels.base.Case."""
+    """Progress callbacks; the CLI renders them. `case` is a bench.kernels.base.Case. The runner calls
+    every one of them: an observer with nothing to show for one defines it as a no-op, as QuietObserver does."""
 
     def case_started(self, case: Any, number: int, total: int) -> None: ...
     def samples_taken(self, case: Any, count: int) -> None: ...  # the running sample count of a case

@@ -37,7 +37,7 @@ class ExtrasBudget:
 
 
 def extras_budget(config: Mapping[str, Any] | None) -> dict[str, ExtrasBudget]:
-    """dtype -> its bound, read from the suite config as bench.runner.Runner._gemm_extras uses it."""
+    """dtype -> its bound, read from the suite config as the GEMM follow-ups use it (kernels/gemm_followups.py)."""
     gemm = ((config or {}).get("suites") or {}).get("gemm") or {}
     search, perturbation = gemm.get("search") or {}, gemm.get("perturbation") or {}
     patterns = [p for p in gemm.get("data_patterns") or ["normal"] if p != "normal"]
@@ -207,6 +207,8 @@ class LineObserver:
         eta = self.progress.eta_s()
         self.current = (f"[{self.progress.counter()}{where}" + (f" · ETA {_clock_text(eta)}" if eta is not None else "")
                         + f"] {case.id}")
+
+    def samples_taken(self, case: Case, count: int) -> None: ...  # one line per case: no running count
 
     def measured(self, m: dict[str, Any]) -> None:
         if self.progress.case:

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
+from bench import metrics
 from bench.errors import RecordError
 from bench.record.folder import VERDICT_FILE, read_verdict
 from bench.summary import build_summary, derive_measurement
@@ -76,8 +77,7 @@ def iter_measurements(run: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]
 
 def _derive(measurement: dict[str, Any], samples: list[float]) -> tuple[dict[str, float], dict[str, Any]]:
     """(stats, throughput) exactly as the harness derives them (bench.summary.derive_measurement)."""
-    unit = (measurement.get("throughput") or {}).get("unit") or ("GB/s" if measurement.get("suite") == "stream"
-                                                                  else "TFLOPS")
+    unit = (measurement.get("throughput") or {}).get("unit") or metrics.fallback_unit(measurement.get("suite"))
     derived = derive_measurement(samples, measurement.get("work") or {}, unit)
     return derived["stats"], derived["throughput"]
 

@@ -239,10 +239,9 @@ def sample_throughputs(m: Mapping[str, Any]) -> list[float]:
     """Each raw timing sample as a throughput, in the measurement's own unit."""
     work = m.get("work") or {}
     unit = (m.get("throughput") or {}).get("unit")
-    amount = work.get("bytes") if unit == "GB/s" else work.get("flops")
-    rate = metrics.gb_per_second if unit == "GB/s" else metrics.tera_per_second
+    amount = work.get(metrics.work_key(unit))
     samples = (m.get("timing") or {}).get("samples_s") or []
-    return [rate(amount, s) for s in samples if isinstance(s, (int, float)) and s > 0] if amount else []
+    return [metrics.rate(amount, s, unit) for s in samples if isinstance(s, (int, float)) and s > 0] if amount else []
 
 
 def figure_distributions(data: ReportData) -> Figure:

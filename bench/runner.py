@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import platform
-import random
 import socket
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 
-from bench import antidetect, audit, distributed, identity, metrics, stats, telemetry, uncertainty
+from bench import audit, distributed, identity, metrics, stats, telemetry, uncertainty
 from bench import config as config_module
 from bench import probe as device_probe
-from bench import search as peak_search
-from bench.devices.base import Backend
+from bench.devices.base import Backend, DeviceInfo
 from bench.errors import MeasurementError, TooSlow
-from bench.kernels import gemm as gemm_suite
-from bench.kernels.base import Case, Kernel
+from bench.kernels.base import LOCKSTEP, Case, Kernel, Skip
 from bench.kernels.registry import SUITES
 from bench.observers import Observer, QuietObserver
-from bench.policy import TimingPolicy, fastest, measure
+from bench.policy import TimingPolicy, fastest
 from bench.results import (
     METHOD_VERSION,
     SCHEMA_VERSION,
@@ -34,8 +30,6 @@ from bench.results import (
 )
 from bench.summary import build_summary, derive_measurement
 from bench.timing import Clock
-
-MIN_SEARCH_SHARE = 0.15  # of search.max_seconds, for a dtype far below the TPP-setting one
 
 
 @dataclasses.dataclass
@@ -91,8 +85,9 @@ class Runner:
         # (a comparison of work, not a rate: a first call includes one-time work).
         self.hopeless_work: dict[tuple[str, str, str], tuple[int, float]] = {}
 
-    def cases(self) -> list[Case]:
-        out = []
+    def cases(self) -> list[Case | Skip]:
+        """Every suite's fixed cases, in config order (a Skip stands for a case a suite cannot run here)."""
+        out: list[Case | Skip] = []
         for name, suite_config in self.config["suites"].items():
             out.extend(SUITES[name].cases(suite_config, self.info, self.probe))
         return out
@@ -107,10 +102,10 @@ class Runner:
                                         device_backend=self.info.backend) as sampler:
             try:
                 for number, case in enumerate(cases, 1):
-                    self.observer.case_started(case, number, len(cases))
-                    self._run_case(case, sampler)
+                    self._run_fixed(case, number, len(cases), sampler)
                 self._numbering = [len(cases), len(cases)]
-                self._gemm_extras(sampler)
+                for name in self.config["suites"]:
+                    SUITES[name].followups(SuiteContext(self, name, sampler))
             except KeyboardInterrupt:
                 self._finish("incomplete", interrupted="keyboard interrupt (Ctrl-C)")
                 raise
@@ -130,16 +125,25 @@ class Runner:
         self.writer.finish(status, **fields)
 
     # -- one case ---------------------------------------------------------------------
+    def _run_fixed(self, case: Case | Skip, number: int, total: int, sampler: telemetry.TelemetrySampler) -> None:
+        if isinstance(case, Skip):
+            self.observer.case_started(case.case, number, total)
+            self._skip(case.case, case.reason)
+        else:
+            self.observer.case_started(case, number, total)
+            self._run_case(case, sampler)
+
     def _run_case(self, case: Case, sampler: telemetry.TelemetrySampler,
-                  timing: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                  timing: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Measure one case (`timing` overrides the suite's timing fields); the measurement, or None when skipped."""
         suite_config = self.config["suites"][case.suite]
         kernel = SUITES[case.suite].make_kernel(case, self.backend, seed=self.config["seed"])
         reason = self._preflight(case, kernel, suite_config)
-        if getattr(kernel, "collective", False):  # every rank runs a collective case, or none waits in it
+        if kernel.strategy == LOCKSTEP:  # every rank runs a collective case, or none waits in it
             reason = distributed.agree_on_skip(reason)
         if reason:
-            return self._skip(case, reason)
+            self._skip(case, reason)
+            return None
         policy = self._resized(config_module.timing_policy(self.config, case.suite))
         if timing:
             policy = dataclasses.replace(policy, **timing)
@@ -150,9 +154,11 @@ class Runner:
                 self._note_rate(case, kernel, exc.iteration_s)
             else:
                 self._note_hopeless(case, kernel, exc.first_call_s or 0.0)
-            return self._skip(case, str(exc))
+            self._skip(case, str(exc))
+            return None
         except MeasurementError as exc:
-            return self._skip(case, str(exc))
+            self._skip(case, str(exc))
+            return None
         finally:
             kernel.teardown()
             self.backend.empty_cache()
@@ -160,121 +166,13 @@ class Runner:
         self.observer.measured(measurement)
         return measurement
 
-    # -- GEMM extras: guided search, data patterns, perturbed variants (depend on earlier results) --
-    def _gemm_extras(self, sampler: telemetry.TelemetrySampler) -> None:
-        gemm = self.config["suites"].get("gemm")
-        if not gemm:
-            return
-        for dtype in gemm["dtypes"]:
-            if self.backend.unsupported_reason(dtype):
-                continue
-            if gemm.get("search", {}).get("enabled"):  # hand-built configs may lack the validated defaults
-                self._gemm_search(dtype, gemm, sampler)
-            best = self._best_gemm_shape(dtype)
-            if best is None:
-                continue
-            if dtype == "fp8_e4m3":  # M12: fast accumulation beside the default, at the best shape
-                self._run_extra(gemm_suite.case_for(dtype, best, fast_accum=True), sampler)
-            for pattern in gemm.get("data_patterns", ["normal"]):
-                if pattern != "normal":
-                    self._run_extra(gemm_suite.case_for(dtype, best, input_distribution=pattern), sampler)
-            if gemm.get("perturbation", {}).get("enabled"):
-                self._gemm_perturbed(dtype, best, {**config_module.SUITE_DEFAULTS["gemm"]["perturbation"],
-                                                   **gemm["perturbation"]}, sampler)
-
-    def _run_extra(self, case: Case, sampler: telemetry.TelemetrySampler,
-                   timing: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def measure_followup(self, case: Case, sampler: telemetry.TelemetrySampler,
+                         timing: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """A follow-up case: numbered after every case so far, the total growing with it."""
         self._numbering[0] += 1
         self._numbering[1] = max(self._numbering)
         self.observer.case_started(case, *self._numbering)
         return self._run_case(case, sampler, timing)
-
-    def _standard_gemm(self, dtype: str) -> list[dict[str, Any]]:
-        """This dtype's usable fixed-shape and search measurements (normal inputs, no variant)."""
-        return [m for m in self.writer.run["measurements"]
-                if m["suite"] == "gemm" and m["dtype"] == dtype and m["status"] == "ok"
-                and m["params"].get("input_distribution", "normal") == "normal" and "variant" not in m["params"]]
-
-    def _best_gemm_shape(self, dtype: str) -> tuple[int, int, int] | None:
-        standard = self._standard_gemm(dtype)
-        if not standard:
-            return None
-        best = max(standard, key=lambda m: m["throughput"]["value"])
-        return best["shape"]["m"], best["shape"]["n"], best["shape"]["k"]
-
-    def _gemm_search(self, dtype: str, gemm: dict[str, Any], sampler: telemetry.TelemetrySampler) -> None:
-        """Guided peak search (bench/search.py). Trials are screened with the shorter `trial_timing`
-        (each is a normal measurement with params.search_trial); when a trial beats the known shapes,
-        its shape is measured again with the suite's own timing (params.search_confirm)."""
-        options = {**config_module.SUITE_DEFAULTS["gemm"]["search"], **gemm["search"]}
-        tile = options.get("tile") or peak_search.default_tile(self.info.backend)
-        tile = math.lcm(tile, gemm_suite.shape_alignment(dtype))  # fp8/int8 sizes stay where their ops accept them
-        space = peak_search.default_space(
-            self.info.backend, self.info.compute_units, self.info.memory_bytes, tile=tile,
-            min_size=options.get("min_size"), max_size=options.get("max_size"),
-            max_candidates=options["max_candidates"], start_sizes=options.get("start_sizes", ()),
-            cache_bytes=self.info.last_level_cache_bytes, itemsize=gemm_suite.input_itemsize(dtype))
-        budget = peak_search.SearchBudget(max_trials=options["max_trials"],
-                                          max_seconds=options["max_seconds"] * self._search_share(dtype),
-                                          patience=options["patience"], min_improvement=options["min_improvement"])
-        known = [((m["shape"]["m"], m["shape"]["n"], m["shape"]["k"]), m["throughput"]["value"])
-                 for m in self._standard_gemm(dtype)]
-        trial_number = iter(range(1, 10**9))
-        screening = {**config_module.SUITE_DEFAULTS["gemm"]["search"]["trial_timing"], **options.get("trial_timing", {})}
-
-        def evaluate(shape: tuple[int, int, int]) -> float | None:
-            case = gemm_suite.case_for(dtype, shape, search_trial=next(trial_number))
-            measurement = self._run_extra(case, sampler, timing=screening)
-            return measurement["throughput"]["value"] if measurement and measurement["status"] == "ok" else None
-
-        record = peak_search.search(evaluate, space, budget, known=known).to_dict()
-        record["dtype"] = dtype
-        record["trial_timing"] = screening
-        best = record.get("best")
-        if best and best["from"] != "known":
-            shape = best["shape"]
-            self._run_extra(gemm_suite.case_for(dtype, (shape["m"], shape["n"], shape["k"]), search_confirm=True),
-                            sampler)
-        self.writer.run.setdefault("searches", {})[dtype] = record
-        self.writer.flush()
-
-    def _search_share(self, dtype: str) -> float:
-        """Fraction of search.max_seconds this dtype gets: its TPP candidate (best rate x bit length)
-        over the best dtype's, at least MIN_SEARCH_SHARE. TPP is a maximum over dtypes, so the time
-        goes where a better shape can move it."""
-        tpp = {}
-        for name in self.config["suites"]["gemm"]["dtypes"]:
-            rates = [m["throughput"]["value"] for m in self._standard_gemm(name)]
-            if rates:
-                tpp[name] = max(rates) * metrics.bit_length(name)
-        if dtype not in tpp or not max(tpp.values()):
-            return MIN_SEARCH_SHARE
-        return max(MIN_SEARCH_SHARE, tpp[dtype] / max(tpp.values()))
-
-    def _gemm_perturbed(self, dtype: str, best: tuple[int, int, int], options: dict[str, Any],
-                        sampler: telemetry.TelemetrySampler) -> None:
-        """The best standard shape again, beside off-grid shapes and other seeds (bench/antidetect.py).
-
-        The random draw is keyed by the run id: not predictable before the run, reproducible from it."""
-        rng = random.Random(f"{self.writer.run['run_id']}/{dtype}")
-        seeds = [rng.randrange(1, 2**31) for _ in range(options["variants"] + 1)]
-        shapes = antidetect.perturbed_shapes(best, rng, options["variants"], options["min_offset"],
-                                             options["max_offset"], align=gemm_suite.shape_alignment(dtype))
-        plan = [gemm_suite.case_for(dtype, best, variant="standard")]
-        plan.append(gemm_suite.case_for(dtype, best, variant="reseeded", seed=seeds[0]))
-        plan += [gemm_suite.case_for(dtype, shape, variant="perturbed", seed=seed)
-                 for shape, seed in zip(shapes, seeds[1:])]
-        rng.shuffle(plan)  # no fixed order a detector could key on
-        screening = {**config_module.SUITE_DEFAULTS["gemm"]["search"]["trial_timing"],
-                     **self.config["suites"]["gemm"].get("search", {}).get("trial_timing", {})}
-        for case in plan:  # all with the same (screening) timing, so they compare like with like
-            self._run_extra(case, sampler, timing=screening)
-
-    def _samples_taken(self, case: Case, count: int) -> None:
-        """Optional observer hook: the running sample count of the case being measured."""
-        hook = getattr(self.observer, "samples_taken", None)
-        if hook:
-            hook(case, count)
 
     def _skip(self, case: Case, reason: str) -> None:
         skip = skip_record(case, reason)
@@ -283,19 +181,20 @@ class Runner:
 
     def _preflight(self, case: Case, kernel: Kernel, suite_config: dict[str, Any]) -> str | None:
         """Why this case cannot or should not run, before anything is allocated."""
-        reason = self.backend.unsupported_reason(case.dtype) if case.suite == "gemm" else None
+        reason = self.backend.unsupported_reason(case.dtype) if kernel.needs_dtype_support else None
         if reason:
             return reason
+        lockstep = kernel.strategy == LOCKSTEP  # ranks must agree on which collectives run
         free = self.backend.free_memory_bytes()
         if free is not None and kernel.required_bytes() > 0.8 * free:
             return (f"does not fit memory: needs {kernel.required_bytes() / 2**30:.2f} GiB, "
                     f"{free / 2**30:.2f} GiB free (80% usable)")
         hopeless = self.hopeless_work.get(self._rate_key(case))
-        if hopeless and self._work(kernel) >= hopeless[0] and not getattr(kernel, "collective", False):
+        if hopeless and self._work(kernel) >= hopeless[0] and not lockstep:
             return (f"too slow here: a case with less work took {hopeless[1]:.1f} s in its first call alone "
                     f"(max_iteration_s {suite_config['max_iteration_s']} s)")
         rate = self.rates.get(self._rate_key(case))
-        if rate and not getattr(kernel, "collective", False):  # ranks must agree on which collectives run
+        if rate and not lockstep:
             estimate = self._work(kernel) / rate
             if estimate > suite_config["max_iteration_s"]:
                 return (f"too slow here: an iteration would take about {estimate:.2f} s "
@@ -308,7 +207,7 @@ class Runner:
 
     @staticmethod
     def _work(kernel: Kernel) -> int:
-        return kernel.bytes_moved() if kernel.unit == "GB/s" else kernel.flops()
+        return kernel.work()[metrics.work_key(kernel.unit)]
 
     def _measure(self, case: Case, kernel: Kernel, policy: TimingPolicy,
                  sampler: telemetry.TelemetrySampler) -> dict[str, Any]:
@@ -318,12 +217,9 @@ class Runner:
             kernel.setup()
             alternatives = self._choose_alternative(kernel, clock, policy, flush,
                                                     self.config["suites"][case.suite].get("max_iteration_s"))
-            if hasattr(kernel, "measure_collective"):  # lockstep timing across ranks (kernels/interconnect.py)
-                timing = kernel.measure_collective(clock, policy, window=lambda: sampler.window(case.id))
-            else:
-                timing = measure(kernel.step, clock, policy, flush, window=lambda: sampler.window(case.id),
-                                 max_iteration_s=self.config["suites"][case.suite].get("max_iteration_s"),
-                                 on_samples=lambda n: self._samples_taken(case, n))
+            timing = kernel.measure(clock, policy, flush, window=lambda: sampler.window(case.id),
+                                    max_iteration_s=self.config["suites"][case.suite].get("max_iteration_s"),
+                                    on_samples=lambda n: self.observer.samples_taken(case, n))
             check = kernel.check()
         except torch.OutOfMemoryError:
             raise MeasurementError("out of device memory while allocating or running") from None
@@ -354,7 +250,7 @@ class Runner:
 
     def _record(self, case: Case, kernel: Kernel, policy: TimingPolicy, timing: Any, check: Any,
                 window: dict[str, Any]) -> dict[str, Any]:
-        work = {"flops": kernel.flops(), "bytes": kernel.bytes_moved()}
+        work = kernel.work()
         derived = derive_measurement(timing.samples_s, work, kernel.unit)
         warnings = _stat_warnings(derived["stats"], timing, policy) + telemetry.window_warnings(window)
         overhead = self._overhead(derived["stats"]["median"] * timing.iterations)
@@ -392,6 +288,41 @@ class Runner:
     def _note_rate(self, case: Case, kernel: Kernel, iteration_s: float) -> None:
         key = self._rate_key(case)
         self.rates[key] = max(self._work(kernel) / iteration_s, self.rates.get(key, 0.0))
+
+
+@dataclasses.dataclass
+class SuiteContext:
+    """What one suite's follow-ups see of the run (bench.kernels.base.FollowupContext)."""
+
+    runner: Runner
+    suite: str
+    sampler: telemetry.TelemetrySampler
+
+    @property
+    def backend(self) -> Backend:
+        return self.runner.backend
+
+    @property
+    def info(self) -> DeviceInfo:
+        return self.runner.info
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self.runner.config["suites"][self.suite]
+
+    @property
+    def run_id(self) -> str:
+        return self.runner.writer.run["run_id"]
+
+    def measurements(self) -> list[dict[str, Any]]:
+        return list(self.runner.writer.run["measurements"])
+
+    def measure(self, case: Case, timing: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        return self.runner.measure_followup(case, self.sampler, timing)
+
+    def record_search(self, name: str, record: dict[str, Any]) -> None:
+        self.runner.writer.run.setdefault("searches", {})[name] = record
+        self.runner.writer.flush()
 
 
 def _stat_warnings(summary: dict[str, float], timing: Any, policy: TimingPolicy) -> list[str]:

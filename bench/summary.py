@@ -17,11 +17,11 @@ from bench import antidetect, metrics, stats
 
 def throughput_block(work: Mapping[str, int], summary: Mapping[str, float], unit: str) -> dict[str, Any]:
     """Rate from the median per-iteration time, with its 95% CI and the best (fastest) sample."""
-    amount = work["bytes"] if unit == "GB/s" else work["flops"]
-    rate = metrics.gb_per_second if unit == "GB/s" else metrics.tera_per_second
-    value = rate(amount, summary["median"])
+    amount = work[metrics.work_key(unit)]
+    value = metrics.rate(amount, summary["median"], unit)
     low, high = metrics.throughput_interval(value, (summary["ci95_low"], summary["ci95_high"]), summary["median"])
-    return {"value": value, "unit": unit, "statistic": "median", "ci95": [low, high], "best": rate(amount, summary["min"])}
+    return {"value": value, "unit": unit, "statistic": "median", "ci95": [low, high],
+            "best": metrics.rate(amount, summary["min"], unit)}
 
 
 def derive_measurement(samples_s: list[float], work: Mapping[str, int], unit: str) -> dict[str, Any]:

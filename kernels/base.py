@@ -1,18 +1,27 @@
-"""The kernel interface shared by every suite.
+"""The interface shared by every suite: Case, Skip, Kernel, and the Suite the registry holds.
 
 A Kernel is one case (suite, kernel, dtype, shape) on one backend. It declares its work
 (flops / bytes_moved) beside itself, allocates seeded inputs in setup(), runs one iteration in
-step(), and checks its own output in check() after timing: a fast wrong answer fails."""
+step(), and checks its own output in check() after timing: a fast wrong answer fails. It also
+declares how it is timed (`strategy`, `measure`) and whether its dtype needs the backend's support.
+
+A Suite is what the runner knows of a suite: its fixed cases (or explicit skips), a kernel per
+case, and optional follow-ups that depend on the results so far (GEMM: the peak search, data
+patterns and perturbed variants), driven through a FollowupContext the runner provides."""
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, Iterable, Mapping, Protocol
 
 import torch
 
-from bench.devices.base import Backend
+from bench.devices.base import Backend, DeviceInfo
+from bench.policy import Timing, TimingPolicy, measure
+from bench.probe import DeviceProbe
+from bench.timing import Clock, Hook
 
 TORCH_DTYPES = {
     "fp64": torch.float64,
@@ -52,6 +61,15 @@ class Case:
 
 
 @dataclasses.dataclass(frozen=True)
+class Skip:
+    """A case a suite knows it cannot run here, yielded by cases() in its place: the runner records
+    it as a skip with `reason` (which should say what would make it run) and allocates nothing."""
+
+    case: Case
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CheckResult:
     passed: bool
     max_error: float
@@ -62,8 +80,19 @@ class CheckResult:
         return dataclasses.asdict(self)
 
 
+ADAPTIVE, LOCKSTEP = "adaptive", "lockstep"  # Kernel.strategy
+
+
 class Kernel(abc.ABC):
     unit = "TFLOPS"  # or "TOPS" (integer) or "GB/s"
+    # How the kernel is timed (NVBench declares measure_cold / measure_hot the same way):
+    # ADAPTIVE: bench.policy.measure's warm-up and stop rule over step(), each process on its own.
+    # LOCKSTEP: every rank runs the same fixed counts (collectives); the ranks agree on every skip,
+    # and none is skipped from a rate predicted on one rank alone. Such a kernel overrides measure().
+    strategy = ADAPTIVE
+    # True when the backend may lack the dtype's arithmetic (Backend.unsupported_reason is asked
+    # before the kernel allocates anything: a skip that names the missing unit, not a torch error).
+    needs_dtype_support = False
 
     def __init__(self, case: Case, backend: Backend, seed: int = 0):
         self.case = case
@@ -81,6 +110,10 @@ class Kernel(abc.ABC):
     @abc.abstractmethod
     def required_bytes(self) -> int:
         """Device memory the inputs and outputs need, checked before allocating."""
+
+    def work(self) -> dict[str, int]:
+        """Both work counts as stored in a measurement (bench.metrics.work_key picks the one its unit rates)."""
+        return {"flops": self.flops(), "bytes": self.bytes_moved()}
 
     # -- life cycle ---------------------------------------------------------------
     @abc.abstractmethod
@@ -100,6 +133,14 @@ class Kernel(abc.ABC):
         """Ways to run the same case (name -> select it), known after setup(): the runner times each
         briefly (bench.policy.fastest), selects the fastest and measures that. Empty: one way only."""
         return {}
+
+    def measure(self, clock: Clock, policy: TimingPolicy, flush: Hook | None = None,
+                window: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+                max_iteration_s: float | None = None, on_samples: Callable[[int], None] | None = None) -> Timing:
+        """Time step() after setup(): the ADAPTIVE strategy (bench.policy.measure). `flush` runs before
+        each sample, `window()` wraps the sampling phase, `on_samples(n)` hears the running count."""
+        return measure(self.step, clock, policy, flush, window=window, max_iteration_s=max_iteration_s,
+                       on_samples=on_samples)
 
     def teardown(self) -> None:
         for name, value in list(vars(self).items()):
@@ -127,3 +168,52 @@ class Kernel(abc.ABC):
             return self.normal(*shape, dtype=dtype, gen=gen)
         fill = 0.0 if self.input_distribution == "zeros" else 1.0
         return torch.full(shape, fill, device=self.device, dtype=torch.float32).to(dtype)
+
+
+# -- suites ---------------------------------------------------------------------------------------
+
+class FollowupContext(Protocol):
+    """What a suite's follow-ups see of the run (implemented by bench.runner)."""
+
+    @property
+    def backend(self) -> Backend: ...
+
+    @property
+    def info(self) -> DeviceInfo: ...
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The suite's own config, defaults merged."""
+
+    @property
+    def run_id(self) -> str:
+        """The run's id: what keys a reproducible random draw (e.g. perturbed variants)."""
+
+    def measurements(self) -> list[dict[str, Any]]:
+        """The run's measurements so far (every suite's), in order. Read only."""
+
+    def measure(self, case: Case, timing: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Run one more case now (numbered after the fixed ones); `timing` overrides fields of the suite's
+        timing policy. The measurement, or None when the case was skipped (the skip is recorded)."""
+
+    def record_search(self, name: str, record: dict[str, Any]) -> None:
+        """Store a peak-search record (bench.search) under run["searches"][name] and flush the run."""
+
+
+CasesFunction = Callable[[dict[str, Any], DeviceInfo, DeviceProbe | None], Iterable[Case | Skip]]
+KernelFactory = Callable[..., Kernel]  # (case, backend, seed=0) -> Kernel
+Followups = Callable[[FollowupContext], None]
+
+
+def no_followups(context: FollowupContext) -> None:
+    """The default: a suite whose cases are all known before the run."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """One registry entry (kernels/registry.py). The runner measures every suite's `cases` first, in
+    config order, then calls each suite's `followups` with the run so far, in the same order."""
+
+    cases: CasesFunction
+    make_kernel: KernelFactory
+    followups: Followups = no_followups

@@ -63,13 +63,15 @@ def case_for(dtype: str, shape: tuple[int, int, int] | list[int], **params: Any)
 
 def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
     """The fixed shape set (normal inputs). Search trials, low-entropy patterns and perturbed variants
-    depend on these results, so the runner adds them afterwards (Runner._gemm_extras)."""
+    depend on these results: the suite's follow-ups add them afterwards (kernels/gemm_followups.py)."""
     for dtype in config["dtypes"]:
         for shape in config["shapes"]:
             yield case_for(dtype, shape)
 
 
 class MatmulKernel(Kernel):
+    needs_dtype_support = True  # fp8, tf32, int8 matrix units are missing on some parts
+
     def __init__(self, case: Case, backend: Backend, seed: int = 0):
         super().__init__(case, backend, case.params_dict.get("seed", seed))  # perturbed variants bring their own
         shape = case.shape_dict
@@ -95,10 +97,6 @@ class MatmulKernel(Kernel):
     def _out_size(self) -> int:
         return {"fp8_e4m3": 2, "int8": 4}.get(self.dtype, self._in_size())
 
-    def _fp8_dtype(self) -> torch.dtype:
-        chooser = getattr(self.backend, "fp8_dtype", None)
-        return chooser() if chooser else torch.float8_e4m3fn
-
     def _set_precision(self) -> None:
         # torch >= 2.9 fp32_precision API when present; mixing it with the legacy flags makes them raise
         self._restore_precision = precision.set_matmul_tf32(torch, self.dtype == "tf32")
@@ -112,7 +110,7 @@ class MatmulKernel(Kernel):
             self.b = self._int8(self.n, self.k, gen).t()  # column-major B: the fast IMMA layout
             self.c = torch._int_mm(self.a, self.b)
         elif self.dtype == "fp8_e4m3":
-            fp8 = self._fp8_dtype()
+            fp8 = self.backend.fp8_dtype()
             self.a = self.inputs(self.m, self.k, dtype=fp8, gen=gen)
             self.b = self.inputs(self.n, self.k, dtype=fp8, gen=gen).t()  # _scaled_mm wants B column-major
             self.scale = torch.ones((), device=self.device, dtype=torch.float32)
@@ -163,7 +161,7 @@ class MatmulKernel(Kernel):
         record = {"op": op, "tf32": self.dtype == "tf32", "input_distribution": self.input_distribution,
                   "seed": self.seed}
         if self.dtype == "fp8_e4m3":
-            record["fp8_dtype"] = str(self._fp8_dtype()).removeprefix("torch.")
+            record["fp8_dtype"] = str(self.backend.fp8_dtype()).removeprefix("torch.")
             record["accumulate"] = FP8_ACCUMULATION[self.fast_accum]
             record["b_layout"] = "column-major"
         if self.dtype == "int8":

@@ -5,13 +5,14 @@ Message size S follows nccl-tests: the whole buffer (all-reduce, broadcast), the
 factor (bench.metrics.bus_bandwidth_factor), comparable to one rank's link rate.
 
 Runs only inside an initialised process group with more than one rank (torchrun / srun); else
-the suite is recorded as one skip with the reason. Timing is in lockstep: all ranks run the same
+cases() yields one explicit Skip for the suite, saying how to launch ranks. Timing is in lockstep: all ranks run the same
 fixed numbers of warm-up and timed iterations (an adaptive stop rule would let ranks disagree on
 how many collectives to issue, and hang), and each sample is the slowest rank's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Callable, ContextManager, Iterable
 
@@ -21,13 +22,16 @@ from bench import metrics, stats
 from bench.devices.base import Backend, DeviceInfo
 from bench.distributed import world
 from bench.errors import MeasurementError
-from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.kernels.base import LOCKSTEP, TORCH_DTYPES, Case, CheckResult, Kernel, Skip
 from bench.policy import Timing, TimingPolicy
 from bench.probe import DeviceProbe
+from bench.timing import Clock, Hook
 
 OPS = metrics.COLLECTIVES
 DTYPES = ("fp32", "bf16", "fp16", "fp64")
 WARMUP_ITERATIONS = 5  # fixed, identical on every rank
+ONE_RANK = ("interconnect needs more than one rank: launch with torchrun or srun "
+            "(e.g. torchrun --nproc-per-node 2 -m bench run ...)")
 
 
 def _world() -> tuple[int, int, str | None]:
@@ -41,11 +45,11 @@ def message_bytes(requested: int, dtype: str, world_size: int) -> int:
     return max(step, requested // step * step)
 
 
-def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:
+def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case | Skip]:
     _, world_size, backend = _world()
-    if world_size < 2:  # one case, recorded as one skip that says how to launch ranks
-        yield Case("interconnect", "collectives", config["dtype"], (("bytes", 0),),
-                   (("world_size", world_size), ("ops", ",".join(config["ops"]))))
+    if world_size < 2:  # one skip for the whole suite, naming the collectives it would have run
+        yield Skip(Case("interconnect", "collectives", config["dtype"], (("bytes", 0),),
+                        (("world_size", world_size), ("ops", ",".join(config["ops"])))), ONE_RANK)
         return
     for op in config["ops"]:
         for requested in config["sizes_bytes"]:
@@ -56,7 +60,7 @@ def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = 
 
 class CollectiveKernel(Kernel):
     unit = "GB/s"
-    collective = True  # bench.runner: every rank must issue it the same number of times
+    strategy = LOCKSTEP  # every rank must issue it the same number of times
 
     def __init__(self, case: Case, backend: Backend, seed: int = 0):
         super().__init__(case, backend, seed)
@@ -85,9 +89,8 @@ class CollectiveKernel(Kernel):
         return self.elements // self.world_size
 
     def setup(self) -> None:
-        if self.world_size < 2:
-            raise MeasurementError("interconnect needs more than one rank: launch with torchrun or srun "
-                                   "(e.g. torchrun --nproc-per-node 2 -m bench run ...)")
+        if self.world_size < 2:  # cases() yields a Skip instead; this guards a kernel made by hand
+            raise MeasurementError(ONE_RANK)
         import torch.distributed as dist
 
         self.dist = dist
@@ -113,10 +116,12 @@ class CollectiveKernel(Kernel):
         else:
             self.dist.broadcast(self.input, src=0)
 
-    def measure_collective(self, clock: Any, policy: TimingPolicy,
-                           window: Callable[[], ContextManager[Any]]) -> Timing:
-        """Fixed counts on every rank: warm-up, one calibration sample (slowest rank's), then
-        `policy.samples` samples; each sample's time is the maximum over ranks."""
+    def measure(self, clock: Clock, policy: TimingPolicy, flush: Hook | None = None,
+                window: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+                max_iteration_s: float | None = None, on_samples: Callable[[int], None] | None = None) -> Timing:
+        """LOCKSTEP: fixed counts on every rank: warm-up, one calibration sample (slowest rank's), then
+        `policy.samples` samples; each sample's time is the maximum over ranks. No cache flush, no
+        adaptive stop and no running count: each would let the ranks' call sequences differ."""
         self.dist.barrier()
         clock.time_samples(self.step, WARMUP_ITERATIONS, 1)
         probe = self._slowest(clock.time_samples(self.step, 1, 1))[0]

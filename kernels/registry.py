@@ -1,9 +1,15 @@
-"""The one registry of suites. Adding a suite: one new file with cases() and make_kernel(), one line here."""
+"""The one registry of suites. Adding a suite: one new file with cases() and make_kernel() (and, when
+some cases depend on earlier results, followups(context)), one line here; its config keys go in
+bench/config.py (schema and defaults) and bench/record/inputs.py (the typed suite config)."""
 
 from __future__ import annotations
 
-from types import ModuleType
+from bench.kernels import attention, gemm, gemm_followups, interconnect, stream
+from bench.kernels.base import Suite
 
-from bench.kernels import attention, gemm, interconnect, stream
-
-SUITES: dict[str, ModuleType] = {"gemm": gemm, "attention": attention, "stream": stream, "interconnect": interconnect}
+SUITES: dict[str, Suite] = {
+    "gemm": Suite(gemm.cases, gemm.make_kernel, followups=gemm_followups.followups),
+    "attention": Suite(attention.cases, attention.make_kernel),
+    "stream": Suite(stream.cases, stream.make_kernel),
+    "interconnect": Suite(interconnect.cases, interconnect.make_kernel),
+}

@@ -118,6 +118,20 @@ def test_perturbed_shapes_are_off_grid_and_a_few_percent_away():
             assert 0.02 <= abs(size / 4096 - 1) <= 0.08
 
 
+def test_the_perturbed_plan_is_reproducible_from_the_run_id():
+    """Pinned: the draw keyed by "<run id>/<dtype>" gives these cases, in this shuffled order (a change
+    here changes which cases an existing run id reproduces)."""
+    from bench.kernels.gemm_followups import perturbed_plan
+
+    options = {"variants": 2, "min_offset": 0.03, "max_offset": 0.07}
+    plan = [case.id for case in perturbed_plan("golden-run-id", "fp32", (192, 64, 128), options)]
+    assert plan == ["gemm/matmul/fp32/m=176,n=72,k=120,variant=perturbed,seed=1024405571",
+                    "gemm/matmul/fp32/m=192,n=64,k=128,variant=standard",
+                    "gemm/matmul/fp32/m=200,n=72,k=136,variant=perturbed,seed=287070653",
+                    "gemm/matmul/fp32/m=192,n=64,k=128,variant=reseeded,seed=347506749"]
+    assert plan != [c.id for c in perturbed_plan("another-run-id", "fp32", (192, 64, 128), options)]
+
+
 def test_fp8_and_int8_variants_stay_on_the_alignment_scaled_mm_and_int_mm_accept():
     """M5: 16-multiples for _scaled_mm K and N on CUDA; every dimension, over 200 run ids, on 32."""
     from bench.kernels.gemm import shape_alignment

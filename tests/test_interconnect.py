@@ -4,6 +4,9 @@ import pytest
 
 from bench import metrics
 from bench.cli import main
+from bench.devices.cpu import CpuBackend
+from bench.kernels import interconnect
+from bench.kernels.base import LOCKSTEP, Skip
 from bench.results import load_run
 
 
@@ -48,6 +51,21 @@ def test_single_process_records_skips_with_reason(tmp_path):
     assert len(run["skips"]) == 1  # one skip for the suite, naming the collectives it would have run
     assert "more than one rank" in run["skips"][0]["reason"]
     assert run["skips"][0]["params"]["ops"] == "all_reduce,all_gather,reduce_scatter,broadcast"
+    assert set(run["skips"][0]) == {"id", "suite", "kernel", "dtype", "shape", "params", "reason"}
+    assert run["skips"][0]["id"] == ("interconnect/collectives/fp32/bytes=0,world_size=1,"
+                                     "ops=all_reduce,all_gather,reduce_scatter,broadcast")
+
+
+def test_one_rank_yields_an_explicit_skip_that_says_how_to_launch_ranks():
+    config = {"ops": ["all_reduce", "broadcast"], "sizes_bytes": [4096], "dtype": "fp32"}
+    (only,) = interconnect.cases(config, CpuBackend().cached_info())
+    assert isinstance(only, Skip) and "torchrun --nproc-per-node 2" in only.reason
+    assert only.case.params_dict == {"world_size": 1, "ops": "all_reduce,broadcast"}
+
+
+def test_collectives_are_timed_in_lockstep():
+    assert interconnect.CollectiveKernel.strategy == LOCKSTEP
+    assert interconnect.CollectiveKernel.measure is not interconnect.Kernel.measure
 
 
 def test_config_rejects_unknown_collective(tmp_path):

@@ -20,6 +20,24 @@ def test_rates_use_decimal_units():
         metrics.gb_per_second(1, 0.0)
 
 
+def test_a_rate_divides_the_work_its_unit_counts():
+    work = {"flops": 4e12, "bytes": 3e9}
+    assert metrics.work_key("GB/s") == "bytes"
+    assert metrics.work_key("TFLOPS") == metrics.work_key("TOPS") == "flops"
+    assert metrics.rate(work[metrics.work_key("GB/s")], 0.5, "GB/s") == 6.0  # 1e9 bytes per second
+    assert metrics.rate(work[metrics.work_key("TFLOPS")], 2.0, "TFLOPS") == 2.0  # 1e12 operations per second
+    assert metrics.rate(work[metrics.work_key("TOPS")], 4.0, "TOPS") == 1.0
+    with pytest.raises(ValueError, match="non-positive"):
+        metrics.rate(1, 0.0, "GB/s")
+    with pytest.raises(ValueError, match="non-positive"):
+        metrics.rate(1, -1.0, "TFLOPS")
+
+
+def test_a_measurement_without_a_unit_is_recomputed_as_streams_in_gbs_and_the_rest_in_tflops():
+    assert metrics.fallback_unit("stream") == "GB/s"
+    assert metrics.fallback_unit("gemm") == metrics.fallback_unit(None) == "TFLOPS"
+
+
 @pytest.mark.parametrize("dtype,bits", [("fp64", 64), ("fp32", 32), ("tf32", 32), ("bf16", 16), ("fp16", 16),
                                         ("fp8_e4m3", 8), ("int8", 8), ("fp4", 4)])
 def test_bit_lengths(dtype, bits):

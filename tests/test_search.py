@@ -198,23 +198,15 @@ def test_start_sizes_replace_the_geometric_ladder():
     assert search.candidates(space) == [(320, 320, 320), (1024, 1024, 1024)]
 
 
-def test_search_time_goes_to_the_dtype_that_sets_the_tpp(tmp_path):
-    from bench.config import load_suite_config
-    from bench.devices.cpu import CpuBackend
-    from bench.results import RunWriter
-    from bench.runner import MIN_SEARCH_SHARE, Runner, RunOptions, new_run
-
-    suite = tmp_path / "s.yaml"
-    suite.write_text("name: s\nsuites:\n  gemm: {dtypes: [fp32, bf16, int8], shapes: [[64, 64, 64]]}\n")
-    config = load_suite_config(str(suite))
-    backend = CpuBackend()
-    writer = RunWriter(tmp_path / "run", new_run("r", backend, config, RunOptions()))
+def test_search_time_goes_to_the_dtype_that_sets_the_tpp():
+    from bench.kernels.gemm_followups import MIN_SEARCH_SHARE, search_share
 
     def measured(dtype, value):
         return {"suite": "gemm", "dtype": dtype, "status": "ok", "params": {}, "throughput": {"value": value}}
 
-    writer.run["measurements"] = [measured("fp32", 1.0), measured("bf16", 1.0), measured("int8", 0.1)]
-    runner = Runner(backend, config, writer)
-    assert runner._search_share("fp32") == 1.0  # 32 bits x 1.0 sets the TPP
-    assert runner._search_share("bf16") == 0.5  # 16 bits x 1.0
-    assert runner._search_share("int8") == MIN_SEARCH_SHARE  # 8 x 0.1 = 2.5 %, raised to the floor
+    measurements = [measured("fp32", 1.0), measured("bf16", 1.0), measured("int8", 0.1)]
+    dtypes = ["fp32", "bf16", "int8"]
+    assert search_share(measurements, dtypes, "fp32") == 1.0  # 32 bits x 1.0 sets the TPP
+    assert search_share(measurements, dtypes, "bf16") == 0.5  # 16 bits x 1.0
+    assert search_share(measurements, dtypes, "int8") == MIN_SEARCH_SHARE  # 8 x 0.1 = 2.5 %, raised to the floor
+    assert search_share(measurements, dtypes + ["fp16"], "fp16") == MIN_SEARCH_SHARE  # nothing measured yet

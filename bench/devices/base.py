@@ -119,6 +119,11 @@ class Backend(abc.ABC):
         return flush
 
     # -- capabilities -----------------------------------------------------
+    def fp8_dtype(self) -> torch.dtype:
+        """The torch dtype of this device's fp8 e4m3 inputs: the OCP variant (float8_e4m3fn) unless the
+        hardware uses another encoding (ROCm gfx942: float8_e4m3fnuz)."""
+        return torch.float8_e4m3fn
+
     def unsupported_reason(self, dtype: str) -> str | None:
         """None when a dense matmul in `dtype` can run here; otherwise why not (recorded as a skip)."""
         return None

@@ -106,7 +106,7 @@ def _operands(dtype: str, n: int, device: torch.device, backend: Backend) -> Cal
         b = torch.randint(-8, 8, (n, n), dtype=torch.int8, generator=gen).to(device).t()  # column-major B
         return lambda: torch._int_mm(a, b)
     if dtype == "fp8_e4m3":
-        fp8 = getattr(backend, "fp8_dtype", lambda: torch.float8_e4m3fn)()
+        fp8 = backend.fp8_dtype()
         a = torch.randn(n, n, generator=gen).to(device=device, dtype=fp8)
         b = torch.randn(n, n, generator=gen).to(device=device, dtype=fp8).t()
         scale = torch.ones((), device=device)
@@ -199,7 +199,7 @@ def check_layouts(backend: Backend) -> Check:
             parts.append(f"int8: {type(error).__name__}")
     if not backend.unsupported_reason("fp8_e4m3"):
         try:
-            fp8 = getattr(backend, "fp8_dtype", lambda: torch.float8_e4m3fn)()
+            fp8 = backend.fp8_dtype()
             a = torch.randn(n, n, device=device).to(fp8)
             b = torch.randn(n, n, device=device).to(fp8).t()
             one = torch.ones((), device=device)
