@@ -103,10 +103,10 @@ def test_report_leaves_a_signed_folder_untouched(tmp_path, keys, capsys):
 
 def test_run_check_report_sign_covers_the_report(tmp_path, keys):
     folder = write(tmp_path / "run", cpu_run())
-    assert main(["check", str(folder), "--profile", "us-2026-01"]) in (0, 1, 3)
+    assert main(["check", str(folder), "--profile", "us-2026-01"]) == 3  # frozen run: inconclusive on any host
     assert main(["report", str(folder)]) == 0
     page = (folder / "report.html").read_text()
-    assert "INCONCLUSIVE" in page or "PASS" in page  # the verdict check stored is shown
+    assert "INCONCLUSIVE" in page  # the verdict check stored is shown
     assert "unsigned when this report was made" in page
     signing.sign_run(folder, keys.private_path)
     result = signing.verify_run(folder, keys.public_path)
