@@ -282,11 +282,16 @@ def test_auto_on_this_cpu_machine_records_why(monkeypatch):
 
 
 def test_cpu_device_block_records_family_and_clock_source():
-    from bench.devices.cpu import CpuBackend
+    import re
+    from pathlib import Path
+
+    from bench.devices.cpu import CpuBackend, max_clock_mhz
 
     extra = CpuBackend().info().extra
-    assert "cpu_family" in extra and extra["clock_source"]
-    assert extra["cpu_family"] is None or isinstance(extra["cpu_family"], int)
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    family = re.search(r"^cpu family\s*:\s*(\d+)", cpuinfo, re.M)  # read here independently of procfs
+    assert extra["cpu_family"] == (int(family.group(1)) if family else None)
+    assert extra["clock_source"] == max_clock_mhz()[1]
 
 
 def test_cpu_verdict_spec_depends_only_on_the_recorded_device_block(monkeypatch):

@@ -22,10 +22,8 @@ REFERENCE_RUN = Path(__file__).parent / "data" / "cpu_sweep_run.json"
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("record") / "quick"
-    assert main(["run", "--device", "cpu", "--suite", "quick", "--out", str(out), "--quiet"]) == 0
-    return out
+def quick_run(real_quick_run) -> Path:
+    return real_quick_run  # conftest.py: one real quick CPU run per session, read only here
 
 
 # --- the schema agrees with the code ---------------------------------------------------------------

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from run_factory import real_cpu_run, synthetic_run, write_run
+from run_factory import copy_run, synthetic_run, write_run
 
 from bench import signing
 from bench.cli import main as cli
@@ -21,10 +21,9 @@ from bench.verdict import check_run, save_verdict
 # --- fixtures --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def template_run(tmp_path_factory) -> Path:
-    """One run folder per session: a real quick CPU run through `bench run` (a failing harness fails
-    every test that uses it)."""
-    folder = real_cpu_run(tmp_path_factory.mktemp("template") / "real")
+def template_run(tmp_path_factory, real_quick_run) -> Path:
+    """One run folder per session: the session's real quick CPU run (conftest.py), plus operator notes."""
+    folder = copy_run(real_quick_run, tmp_path_factory.mktemp("template") / "real")
     (folder / "notes").mkdir(exist_ok=True)
     (folder / "notes" / "operator.txt").write_text("bench 3, rack B\n")
     return folder
