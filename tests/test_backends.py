@@ -19,7 +19,10 @@ from bench.devices.accelerator import TorchAcceleratorBackend
 from bench.devices.base import Backend, DeviceInfo
 from bench.devices.cpu import CpuBackend
 from bench.devices.cuda import CudaBackend
+from bench.devices.mps import MpsBackend
+from bench.devices.npu import NpuBackend
 from bench.devices.rocm import RocmBackend
+from bench.devices.xpu import XpuBackend
 from bench.distributed import Control
 from bench.timing import PerfCounterClock
 
@@ -245,6 +248,37 @@ def test_rocm_tf32_only_on_mi300_and_only_when_hipblaslt_is_allowed(monkeypatch)
 def test_rocm_other_formats_are_not_refused():
     for dtype in ("fp64", "fp32", "bf16", "fp16", "int8"):
         assert rocm_on("gfx90a").unsupported_reason(dtype) is None
+
+
+# -- Ascend, Intel and Apple: what their properties and dtype rules give -----------------------------------
+
+def test_npu_info_counts_cube_cores_and_keeps_l2_as_the_last_level():
+    ascend = SimpleNamespace(name="Ascend910B3", total_memory=64 * 2**30, cube_core_num=20, L2_cache_size=192 * MIB)
+    module = PropsModule(ascend)
+    module.get_device_name = lambda index: "Ascend910B3"
+    backend = on_module(NpuBackend, module)(0)  # the hooks only: info() imports torch_npu for its version
+    assert backend._compute_units(ascend) == 20 and backend._last_level_cache(ascend) == 192 * MIB
+    assert backend.unsupported_reason("fp64") == "Ascend cube units have no FP64 matrix path"
+    assert backend.unsupported_reason("tf32") == "Ascend has no TF32 format (its HF32 is not TF32)"
+    assert backend.unsupported_reason("fp8_e4m3").startswith("Ascend910B3 has no FP8 cube path")
+
+
+def test_xpu_info_names_the_platform_and_counts_xe_cores():
+    max1550 = SimpleNamespace(name="Intel(R) Data Center GPU Max 1550", total_memory=64 * 2**30,
+                              platform_name="Intel(R) Level-Zero", gpu_subslice_count=448, max_compute_units=7168)
+    info = on_module(XpuBackend, PropsModule(max1550))(1).info()
+    assert (info.backend, info.vendor, info.torch_device) == ("xpu", "Intel", "xpu:1")
+    assert (info.architecture, info.compute_units, info.compute_unit_kind) == ("Intel(R) Level-Zero", 448, "Xe core")
+    assert XpuBackend(0).unsupported_reason("fp8_e4m3") == "torch._scaled_mm is not implemented for XPU in this harness"
+    assert XpuBackend(0).unsupported_reason("bf16") is None
+
+
+def test_mps_refuses_the_formats_metal_lacks():
+    mps = MpsBackend(0)
+    assert mps.unsupported_reason("fp64") == "MPS has no float64"
+    assert [mps.unsupported_reason(d) for d in ("tf32", "fp8_e4m3", "int8")] == \
+        ["MPS has no tf32 matmul", "MPS has no fp8_e4m3 matmul", "MPS has no int8 matmul"]
+    assert mps.unsupported_reason("fp32") is None and mps.unsupported_reason("fp16") is None
 
 
 # -- distributed.Control.gather failure paths ----------------------------------------------------------
