@@ -1,8 +1,15 @@
-"""Stand-ins for pynvml (nvidia-ml-py) and amdsmi, shaped after their documented Python APIs.
+"""Stand-ins for pynvml (nvidia-ml-py), amdsmi and torch device modules, written from their
+documentation, not from recorded responses.
 
 Each fake can drop functions (an older library version) and make functions raise the vendor's
 error classes (not supported, no permission), so adapters are exercised on the paths real
-hardware takes on first contact. Values are plausible H100 / MI300X numbers, not recordings."""
+hardware takes on first contact. Values are plausible H100 / MI300X numbers.
+
+Limitation: no fake here was checked against a real library on real hardware. The adapters are
+tested only for agreement with fakes written alongside them, so assumed key names and shapes
+(amdsmi's `current_socket_power`, `clk`, `throttle_status`; pynvml's list-shaped `ecc` and `mig`
+returns) are assumptions no test here can falsify. Replace them with recorded responses on first
+hardware contact (the npu-smi texts in tests/data are reconstructed too: tests/data/README.md)."""
 
 from __future__ import annotations
 

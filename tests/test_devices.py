@@ -139,14 +139,17 @@ def test_cuda_backend_reads_driver_and_max_clock_through_nvml(monkeypatch):
     assert backend._max_clock_mhz(props) is None  # props has no clock_rate either: unknown, not invented
 
 
-def test_cpu_max_clock_prefers_cpufreq(tmp_path):
-    from bench.devices.cpu import max_clock_mhz
+def test_cpu_max_clock_prefers_cpufreq_then_the_highest_cpuinfo_mhz(tmp_path):
+    from bench.devices.vendors import procfs
 
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\ncpu MHz\t\t: 2450.000\n\nprocessor\t: 1\ncpu MHz\t\t: 3100.500\n")
     (tmp_path / "cpu0" / "cpufreq").mkdir(parents=True)
     (tmp_path / "cpu0" / "cpufreq" / "cpuinfo_max_freq").write_text("3700000\n")
-    assert max_clock_mhz(tmp_path) == (3700.0, "cpufreq cpuinfo_max_freq")
-    mhz, source = max_clock_mhz(tmp_path / "absent")
-    assert "cpuinfo" in source or mhz is None
+    assert procfs.max_clock_mhz(tmp_path, cpuinfo) == (3700.0, "cpufreq cpuinfo_max_freq")
+    assert procfs.max_clock_mhz(tmp_path / "absent", cpuinfo) == \
+        (3100.5, "/proc/cpuinfo cpu MHz (may be below the boost clock)")
+    assert procfs.max_clock_mhz(tmp_path / "absent", tmp_path / "no-cpuinfo") == (None, "unknown")
 
 
 # -- first contact: work lands on the selected unit (M1), worker visibility, auto fallback ------------
@@ -194,7 +197,7 @@ def test_events_stay_on_the_unit_even_if_someone_switches_the_current_device():
     assert [where for what, where in fake.log if what == "record"] == [1, 1]
 
 
-def test_flush_and_empty_cache_run_on_the_selected_device():
+def test_empty_cache_runs_on_the_selected_device_and_restores_the_current_one():  # flush_cache: test_backends.py
     fake = FakeDeviceModule(count=2)
     backend = fake_backend(fake)(1)
     fake.set_device(0)
@@ -279,11 +282,16 @@ def test_auto_on_this_cpu_machine_records_why(monkeypatch):
 
 
 def test_cpu_device_block_records_family_and_clock_source():
-    from bench.devices.cpu import CpuBackend
+    import re
+    from pathlib import Path
+
+    from bench.devices.cpu import CpuBackend, max_clock_mhz
 
     extra = CpuBackend().info().extra
-    assert "cpu_family" in extra and extra["clock_source"]
-    assert extra["cpu_family"] is None or isinstance(extra["cpu_family"], int)
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    family = re.search(r"^cpu family\s*:\s*(\d+)", cpuinfo, re.M)  # read here independently of procfs
+    assert extra["cpu_family"] == (int(family.group(1)) if family else None)
+    assert extra["clock_source"] == max_clock_mhz()[1]
 
 
 def test_cpu_verdict_spec_depends_only_on_the_recorded_device_block(monkeypatch):

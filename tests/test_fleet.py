@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 from run_factory import synthetic_run, write_run
-from test_signing import cli
 
 from bench import fleet, signing
+from bench.cli import main as cli
 from bench.errors import ConfigError, UsageError
 from bench.verdict import check_run
 

@@ -111,6 +111,7 @@ def test_every_command_is_listed_with_its_own_help_line():
         assert helps[name] == summary, f"bench.commands.COMMANDS[{name!r}] differs from the module's help"
 
 
+@pytest.mark.slow
 def test_a_terminal_without_rich_gets_plain_progress_lines():
     script = """
 import importlib.abc, io, sys

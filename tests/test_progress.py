@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from bench.cli import main
 from bench.kernels.base import Case
 from bench.progress import LineObserver, LiveObserver, QuietObserver, RunProgress, extras_budget, make_observer
@@ -180,6 +182,7 @@ def test_live_panel_shows_samples_while_a_case_runs():
     live.close()
 
 
+@pytest.mark.slow
 def test_bench_run_logs_the_whole_run_and_prints_the_health_block(tmp_path, capsys):
     """A real small CPU run: its log counts through the peak search, then the tables and the health block."""
     code = main(["run", "--device", "cpu", "--suite", "quick", "--suites", "gemm", "--dtypes", "fp32",

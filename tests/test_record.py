@@ -22,10 +22,8 @@ REFERENCE_RUN = Path(__file__).parent / "data" / "cpu_sweep_run.json"
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("record") / "quick"
-    assert main(["run", "--device", "cpu", "--suite", "quick", "--out", str(out), "--quiet"]) == 0
-    return out
+def quick_run(real_quick_run) -> Path:
+    return real_quick_run  # conftest.py: one real quick CPU run per session, read only here
 
 
 # --- the schema agrees with the code ---------------------------------------------------------------
@@ -52,9 +50,9 @@ def test_a_stored_verdict_validates(quick_run, tmp_path):
     judged = tmp_path / "judged"
     judged.mkdir()
     (judged / folder.RUN_FILE).write_bytes((quick_run / folder.RUN_FILE).read_bytes())
-    assert main(["check", str(judged), "--json"]) in (0, 1, 3)
+    code = main(["check", str(judged), "--json"])
     verdict = folder.read_verdict(judged, strict=True)
-    assert verdict is not None and verdict["criteria"]
+    assert verdict is not None and verdict["criteria"] and code == verdict["exit_code"]  # a host-measured verdict
 
 
 def test_a_key_the_schema_does_not_name_fails_only_strict_validation(quick_run):

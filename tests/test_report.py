@@ -65,6 +65,7 @@ def test_markdown_links_figures_that_exist(rendered):
     assert "| fp32 |" in text and "## Methodology" in text
 
 
+@pytest.mark.slow
 def test_cli_shows_the_verdict_when_asked(cpu_folder, tmp_path, capsys):
     verdict = check_run(cpu_folder, profile="us-2023-10").to_dict()
     assert main(["report", str(cpu_folder), "--format", "html", "--out", str(tmp_path), "--profile", "us-2023-10"]) == 0
@@ -73,6 +74,7 @@ def test_cli_shows_the_verdict_when_asked(cpu_folder, tmp_path, capsys):
     assert "NOT CHECKED" not in page and not (tmp_path / "report.md").exists()
 
 
+@pytest.mark.slow
 def test_accelerator_run_uses_the_declared_spec(tmp_path):
     folder = write(tmp_path / "run", accelerator_run())
     data = report.gather(folder)
@@ -86,6 +88,7 @@ def test_missing_run_is_an_input_error(tmp_path):
     assert main(["report", str(tmp_path)]) == 2
 
 
+@pytest.mark.slow
 def test_report_labels_provenance_and_shows_the_search(tmp_path):
     run = cpu_run()
     run["searches"] = {"bf16": {"best": {"shape": {"m": 3072, "n": 1024, "k": 256}, "value": 0.82, "from": "candidate"},
@@ -128,6 +131,7 @@ def test_health_block_is_at_the_top_of_the_report(rendered):
     assert "## Health" in text and "- note: 8 of 22 measurements: warm-up did not stabilise" in text
 
 
+@pytest.mark.slow
 def test_telemetry_panel_and_perf_per_watt_when_telemetry_exists(tmp_path):
     from report_fixtures import with_telemetry
 
@@ -159,6 +163,7 @@ def _log_axes_with_bars(fig) -> list[str]:
     return bad
 
 
+@pytest.mark.slow
 def test_no_bars_on_log_axes(cpu_folder, tmp_path):
     from report_fixtures import with_telemetry
 

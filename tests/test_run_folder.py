@@ -47,6 +47,7 @@ def test_non_empty_folder_is_refused_before_measuring(tmp_path, capsys, existing
     assert sorted(p.name for p in out.iterdir()) == sorted(existing)  # nothing written, nothing measured
 
 
+@pytest.mark.slow
 def test_force_replaces_a_signed_run_and_drops_its_stale_signature(tmp_path, capsys):
     out = tmp_path / "r"
     out.mkdir()
@@ -86,6 +87,7 @@ def test_unit_labels_are_one_plain_folder_name(label):
         safe_label(label)
 
 
+@pytest.mark.slow
 def test_full_disk_is_one_line_and_keeps_the_last_good_run_json(tmp_path, capsys, monkeypatch):
     out = tmp_path / "r"
     flush = RunWriter.flush

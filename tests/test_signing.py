@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
+import copy
 import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from run_factory import real_cpu_run, synthetic_run, write_run
+from run_factory import copy_run, synthetic_run, write_run
 
 from bench import signing
-from bench.errors import BenchError, ConfigError, ResultsError, UsageError
+from bench.cli import main as cli
+from bench.errors import ConfigError, ResultsError, UsageError
 from bench.recompute import recompute, recompute_run
+from bench.verdict import check_run, save_verdict
 
 # --- fixtures --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def template_run(tmp_path_factory) -> Path:
-    """One run folder per session: a real quick CPU run when the harness exists, else synthetic."""
-    base = tmp_path_factory.mktemp("template")
-    folder = real_cpu_run(base / "real") or write_run(base / "synthetic" / "run", synthetic_run())
+def template_run(tmp_path_factory, real_quick_run) -> Path:
+    """One run folder per session: the session's real quick CPU run (conftest.py), plus operator notes."""
+    folder = copy_run(real_quick_run, tmp_path_factory.mktemp("template") / "real")
     (folder / "notes").mkdir(exist_ok=True)
     (folder / "notes" / "operator.txt").write_text("bench 3, rack B\n")
     return folder
@@ -45,29 +46,7 @@ def signed_run(run_dir, keys) -> Path:
     return run_dir
 
 
-def cli(argv: list[str]) -> int:
-    """bench.cli.main when every listed command imports; else the same dispatch over ours."""
-    try:
-        from bench.cli import build_parser, main
-
-        build_parser()
-        return main(argv)
-    except ImportError:
-        from bench.commands import fleet, keygen, sign, verify
-
-        parser = argparse.ArgumentParser(prog="bench")
-        sub = parser.add_subparsers(dest="command")
-        for module in (keygen, sign, verify, fleet):
-            module.add_parser(sub).set_defaults(handler=module.run)
-        args = parser.parse_args(argv)
-        try:
-            return args.handler(args)
-        except BenchError as exc:
-            return exc.exit_code
-
-
-def some_data_file(folder: Path) -> str:
-    return "measurements.csv" if (folder / "measurements.csv").is_file() else "notes/operator.txt"
+DATA_FILE = "measurements.csv"  # every real run writes it beside run.json
 
 
 def edit_run_json(folder: Path, change) -> None:
@@ -125,7 +104,7 @@ def test_resigning_replaces_the_envelope(signed_run, keys):
 # --- tampering: each case fails with a message naming what differs ---------------------------
 
 def test_flipped_byte_fails(signed_run, keys):
-    name = some_data_file(signed_run)
+    name = DATA_FILE
     path = signed_run / name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -137,7 +116,7 @@ def test_flipped_byte_fails(signed_run, keys):
 
 
 def test_removed_file_fails(signed_run, keys):
-    name = some_data_file(signed_run)
+    name = DATA_FILE
     (signed_run / name).unlink()
     result = signing.verify_run(signed_run, keys.public_path)
     assert not result.ok
@@ -273,9 +252,7 @@ def test_recompute_accepts_a_consistent_run_and_names_an_edited_stored_number():
 
 def test_recompute_names_an_edited_summary_number():
     run = synthetic_run()
-    outcome = recompute_run(run)
-    if any("build_summary is not available" in n for n in outcome.notes):
-        pytest.skip("bench.summary.build_summary not there yet")
+    assert recompute_run(run).findings == []
     run["summary"]["effective_tpp"]["max"] *= 2
     assert any(f.startswith("summary.effective_tpp.max:") for f in recompute(run))
 
@@ -304,13 +281,9 @@ def test_countersigning_a_changed_run_is_refused(signed_run, tmp_path):
 
 
 def test_edited_verdict_json_is_recomputed_with_the_real_verdict_module(run_dir, keys):
-    """A verdict saved as verdict.json (Verdict.to_dict() shape) is re-derived under its own profile and rule."""
-    verdict_module = pytest.importorskip("bench.verdict")
-    run = json.loads((run_dir / "run.json").read_text())
-    try:
-        verdict_module.save_verdict(run_dir, verdict_module.check_run(run))
-    except BenchError as exc:
-        pytest.skip(f"no spec for this run's device: {exc}")
+    """A verdict saved as verdict.json (Verdict.to_dict() shape) is re-derived under its own profile and rule.
+    A CPU run always has a declared spec (derived from its recorded device block), so check_run cannot refuse."""
+    save_verdict(run_dir, check_run(json.loads((run_dir / "run.json").read_text())))
     verdict = json.loads((run_dir / "verdict.json").read_text())
     signing.sign_run(run_dir, keys.private_path)
     assert signing.verify_run(run_dir, keys.public_path).ok
@@ -323,12 +296,6 @@ def test_edited_verdict_json_is_recomputed_with_the_real_verdict_module(run_dir,
 
 
 def test_recompute_covers_each_units_summary_and_verdict():
-    import copy
-
-    from run_factory import synthetic_run
-
-    from bench.recompute import recompute_run
-
     unit = synthetic_run()
     unit["unit"] = "cpu-1"
     run = {"schema_version": 1, "units": [copy.deepcopy(unit)]}

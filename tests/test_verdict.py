@@ -232,8 +232,10 @@ devices:
 """
 
 
-@pytest.mark.parametrize("tops, bandwidth, what", [(989, 0, "bandwidth"), (989, ".nan", "bandwidth"),
-                                                     (".nan", 4800, "bf16 peak"), (0, 4800, "bf16 peak")])
+@pytest.mark.parametrize("tops, bandwidth, what", [(989, 0, "memory.bandwidth_gbps: expected a finite positive number, got 0"),
+                                                     (989, ".nan", "memory.bandwidth_gbps: expected a finite positive number, got nan"),
+                                                     (".nan", 4800, "peaks[0].tops: expected a finite positive number, got nan"),
+                                                     (0, 4800, "peaks[0].tops: expected a finite positive number, got 0")])
 def test_declared_values_must_be_finite_and_positive(tmp_path, tops, bandwidth, what):
     from bench.errors import BenchError
 
@@ -241,7 +243,7 @@ def test_declared_values_must_be_finite_and_positive(tmp_path, tops, bandwidth, 
     path.write_text(DECLARED.format(tops=tops, bandwidth=bandwidth))
     with pytest.raises(BenchError) as caught:
         v.check_run(h200_run(), declared=str(path))
-    assert caught.value.exit_code == 2 and ("finite" in str(caught.value) or "positive" in str(caught.value))
+    assert caught.value.exit_code == 2 and str(caught.value) == f"{path}: devices[0] (odd).{what}"
 
 
 def test_a_nan_profile_limit_is_an_input_error(tmp_path):

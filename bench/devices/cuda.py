@@ -52,7 +52,8 @@ class CudaBackend(TorchAcceleratorBackend):
 
     def unsupported_reason(self, dtype: str) -> str | None:
         needed = MIN_CAPABILITY.get(dtype)
-        have = torch.cuda.get_device_capability(self.index or 0)
+        props = self.properties()  # what torch.cuda.get_device_capability reads, through the backend's module
+        have = (props.major, props.minor)
         if needed and have < needed:
             return f"{dtype} matmul needs compute capability {needed[0]}.{needed[1]}, device has {have[0]}.{have[1]}"
         return None
