@@ -2,7 +2,7 @@
 
 Every (M, N, K) of a grid, each timed with a short warm-up and the median of a few runs with
 perf_counter_ns, fresh seeded normal inputs, torch.matmul allocating its output as a user would.
-TFLOPS = 2*M*N*K / seconds / 1e12 (bench.metrics)."""
+TFLOPS = 2*M*N*K / seconds / 1e12 (bench.analysis.metrics)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from bench import metrics
+from bench.analysis import metrics
 
 GRID = (256, 512, 768, 1024, 1536, 2048, 3072, 4096)
 QUICK_GRID = (256, 512, 1024, 2048, 4096)

@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _sweep  # noqa: E402
 
-from bench.config import load_suite_config  # noqa: E402
+from bench.measure.config import load_suite_config  # noqa: E402
 
 THRESHOLD = 0.95
 DTYPES = ("fp32", "bf16")

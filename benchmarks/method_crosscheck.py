@@ -6,7 +6,7 @@ mamf-finder's way, per shape: B column-major (the .t() of a contiguous (N, K) te
 (a buffer of max(256 MiB, 2 x LLC) on accelerators, 2 x LLC on CPUs, written outside the timed
 region); mean, median and max TFLOPS per shape.
 accelbench's way: bench.kernels.gemm's kernel for the same dtype and shape, measured by
-bench.policy.measure with the chosen suite's GEMM timing (sustained back-to-back calls, a flush per
+bench.measure.policy.measure with the chosen suite's GEMM timing (sustained back-to-back calls, a flush per
 sample), median of the sample means. The order is accelbench, mamf, accelbench (the better of
 the two accelbench figures is kept), so both see the same device state.
 
@@ -29,11 +29,11 @@ from typing import Any
 
 import torch
 
-from bench import metrics
-from bench.config import load_suite_config, timing_policy
+from bench.analysis import metrics
 from bench.devices.registry import select
 from bench.kernels import gemm
-from bench.policy import measure
+from bench.measure.config import load_suite_config, timing_policy
+from bench.measure.policy import measure
 
 # Named shapes (M, N, K): mamf-finder's published best shapes on Hopper, and a cube.
 GPU_SHAPES = {"mamf-h100-bf16": (2048, 2048, 13312), "mamf-h100-fp8": (1024, 9216, 14336),

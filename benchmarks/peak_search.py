@@ -1,4 +1,4 @@
-"""Guided peak search (bench/search.py) vs a wide brute-force torch.matmul sweep on this CPU.
+"""Guided peak search (bench/analysis/search.py) vs a wide brute-force torch.matmul sweep on this CPU.
 
 Acceptance (issue 4): per dtype, the search's best shape reaches within 2% of the sweep's best
 in at most a quarter of the sweep's time. Both use the same timer (benchmarks/_sweep.py:
@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _sweep  # noqa: E402
 
-from bench import search  # noqa: E402
+from bench.analysis import search  # noqa: E402
 
 GRID = tuple(range(256, 2049, 256))  # 8 sizes: 512 shapes per dtype
 QUICK_GRID = (256, 512, 1024, 2048)

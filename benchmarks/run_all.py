@@ -9,7 +9,7 @@
    Target: >= 95 % (paired median ratio; separate-process median and best printed beside).
 3. Suite wall times: `bench run --suite quick` and, with --default-suite, `--suite default`, each in
    a fresh process. Targets: 20 s and 300 s on a 2-core CPU.
-4. Harness overhead: the per-sample fixed cost the run's first probe measures (bench/probe.py).
+4. Harness overhead: the per-sample fixed cost the run's first probe measures (bench/measure/probe.py).
 5. Method cross-check (benchmarks/method_crosscheck.py): accelbench vs mamf-finder-style timing.
 
     python benchmarks/run_all.py                 # GEMM fp32 + bf16, streams, quick suite (~10 min)
@@ -40,11 +40,11 @@ import _sweep  # noqa: E402
 import method_crosscheck  # noqa: E402
 import stream_vs_c  # noqa: E402
 
-from bench import probe as device_probe  # noqa: E402
-from bench.config import load_suite_config  # noqa: E402
 from bench.devices.cpu import CpuBackend  # noqa: E402
-from bench.results import RunWriter  # noqa: E402
-from bench.runner import Runner, new_run  # noqa: E402
+from bench.measure import probe as device_probe  # noqa: E402
+from bench.measure.config import load_suite_config  # noqa: E402
+from bench.measure.results import RunWriter  # noqa: E402
+from bench.measure.runner import Runner, new_run  # noqa: E402
 
 GEMM_TARGET, SEARCH_TIME_TARGET, STREAM_TARGET = 0.97, 0.10, 0.95
 SUITE_TARGETS = {"quick": 20.0, "default": 300.0}
@@ -99,7 +99,7 @@ def harness_gemm(dtype: str, folder: Path) -> dict[str, Any]:
 
 
 def _options():
-    from bench.runner import RunOptions
+    from bench.measure.runner import RunOptions
 
     return RunOptions(command=["benchmarks/run_all.py"])
 

@@ -8,7 +8,7 @@ the run's first probe), or --mib. The C source is benchmarks/c/stream.c, compile
 `gcc -O3 -march=native -fopenmp` into a temporary folder. Two comparisons per kernel:
 
 1. separate processes, interleaved in rounds: one C process (first touch in parallel, `--repeats`
-   passes, every pass timed) then one harness measurement (StreamKernel + bench.policy.measure with
+   passes, every pass timed) then one harness measurement (StreamKernel + bench.measure.policy.measure with
    the suite's timing); pooled medians and bests;
 2. paired (the verdict): the same C loop loaded as a shared library (it then uses torch's libgomp
    thread pool) runs on the harness kernel's own tensors, alternating one C pass and one harness
@@ -35,12 +35,12 @@ from typing import Any, Callable
 
 import torch
 
-from bench import metrics
-from bench import probe as device_probe
-from bench.config import load_suite_config, timing_policy
+from bench.analysis import metrics
 from bench.devices.cpu import CpuBackend
 from bench.kernels import stream
-from bench.policy import measure
+from bench.measure import probe as device_probe
+from bench.measure.config import load_suite_config, timing_policy
+from bench.measure.policy import measure
 
 C_SOURCE = Path(__file__).resolve().parent / "c" / "stream.c"
 THRESHOLD = 0.95

@@ -19,9 +19,9 @@ from typing import Any, Callable, ContextManager, Iterable, Mapping, Protocol
 import torch
 
 from bench.devices.base import Backend, DeviceInfo
-from bench.policy import Timing, TimingPolicy, measure
-from bench.probe import DeviceProbe
-from bench.timing import Clock, Hook
+from bench.devices.timing import Clock, Hook
+from bench.measure.policy import Timing, TimingPolicy, measure
+from bench.measure.probe import DeviceProbe
 
 TORCH_DTYPES = {
     "fp64": torch.float64,
@@ -86,7 +86,7 @@ ADAPTIVE, LOCKSTEP = "adaptive", "lockstep"  # Kernel.strategy
 class Kernel(abc.ABC):
     unit = "TFLOPS"  # or "TOPS" (integer) or "GB/s"
     # How the kernel is timed (NVBench declares measure_cold / measure_hot the same way):
-    # ADAPTIVE: bench.policy.measure's warm-up and stop rule over step(), each process on its own.
+    # ADAPTIVE: bench.measure.policy.measure's warm-up and stop rule over step(), each process on its own.
     # LOCKSTEP: every rank runs the same fixed counts (collectives); the ranks agree on every skip,
     # and none is skipped from a rate predicted on one rank alone. Such a kernel overrides measure().
     strategy = ADAPTIVE
@@ -112,7 +112,7 @@ class Kernel(abc.ABC):
         """Device memory the inputs and outputs need, checked before allocating."""
 
     def work(self) -> dict[str, int]:
-        """Both work counts as stored in a measurement (bench.metrics.work_key picks the one its unit rates)."""
+        """Both work counts as stored in a measurement (bench.analysis.metrics.work_key picks the one its unit rates)."""
         return {"flops": self.flops(), "bytes": self.bytes_moved()}
 
     # -- life cycle ---------------------------------------------------------------
@@ -131,13 +131,13 @@ class Kernel(abc.ABC):
 
     def alternatives(self) -> dict[str, Callable[[], None]]:
         """Ways to run the same case (name -> select it), known after setup(): the runner times each
-        briefly (bench.policy.fastest), selects the fastest and measures that. Empty: one way only."""
+        briefly (bench.measure.policy.fastest), selects the fastest and measures that. Empty: one way only."""
         return {}
 
     def measure(self, clock: Clock, policy: TimingPolicy, flush: Hook | None = None,
                 window: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
                 max_iteration_s: float | None = None, on_samples: Callable[[int], None] | None = None) -> Timing:
-        """Time step() after setup(): the ADAPTIVE strategy (bench.policy.measure). `flush` runs before
+        """Time step() after setup(): the ADAPTIVE strategy (bench.measure.policy.measure). `flush` runs before
         each sample, `window()` wraps the sampling phase, `on_samples(n)` hears the running count."""
         return measure(self.step, clock, policy, flush, window=window, max_iteration_s=max_iteration_s,
                        on_samples=on_samples)
@@ -173,7 +173,7 @@ class Kernel(abc.ABC):
 # -- suites ---------------------------------------------------------------------------------------
 
 class FollowupContext(Protocol):
-    """What a suite's follow-ups see of the run (implemented by bench.runner)."""
+    """What a suite's follow-ups see of the run (implemented by bench.measure.runner)."""
 
     @property
     def backend(self) -> Backend: ...
@@ -197,7 +197,7 @@ class FollowupContext(Protocol):
         timing policy. The measurement, or None when the case was skipped (the skip is recorded)."""
 
     def record_search(self, name: str, record: dict[str, Any]) -> None:
-        """Store a peak-search record (bench.search) under run["searches"][name] and flush the run."""
+        """Store a peak-search record (bench.analysis.search) under run["searches"][name] and flush the run."""
 
 
 CasesFunction = Callable[[dict[str, Any], DeviceInfo, DeviceProbe | None], Iterable[Case | Skip]]

@@ -17,11 +17,11 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from bench import metrics
+from bench.analysis import metrics
 from bench.devices import precision
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
-from bench.probe import DeviceProbe
+from bench.measure.probe import DeviceProbe
 
 # (relative error allowed on |C|, error allowed relative to sum_k |A_ik * B_kj|) per dtype.
 # The first covers rounding of the output, the second accumulation (and TF32 input) rounding.

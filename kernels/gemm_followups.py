@@ -1,8 +1,8 @@
 """GEMM follow-ups: cases that depend on the fixed shapes' results (registered in kernels/registry.py).
 
-Per configured dtype the backend supports, in this order: the guided peak search (bench/search.py,
+Per configured dtype the backend supports, in this order: the guided peak search (bench/analysis/search.py,
 when search.enabled), then at the best standard shape found so far the fp8 fast-accumulation case,
-the low-entropy data patterns, and the perturbed variants (bench/antidetect.py, when
+the low-entropy data patterns, and the perturbed variants (bench/analysis/antidetect.py, when
 perturbation.enabled). The runner calls `followups(context)` once all fixed cases are measured."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import math
 import random
 from typing import Any, Mapping
 
-from bench import antidetect, metrics
-from bench import search as peak_search
-from bench.config import SUITE_DEFAULTS
+from bench.analysis import antidetect, metrics
+from bench.analysis import search as peak_search
 from bench.kernels.base import Case, FollowupContext
 from bench.kernels.gemm import case_for, input_itemsize, shape_alignment
+from bench.measure.config import SUITE_DEFAULTS
 
 MIN_SEARCH_SHARE = 0.15  # of search.max_seconds, for a dtype far below the TPP-setting one
 Shape = tuple[int, int, int]
@@ -62,7 +62,7 @@ def trial_timing(gemm: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def search(context: FollowupContext, dtype: str) -> None:
-    """Guided peak search (bench/search.py). Trials are screened with the shorter `trial_timing`
+    """Guided peak search (bench/analysis/search.py). Trials are screened with the shorter `trial_timing`
     (each is a normal measurement with params.search_trial); when a trial beats the known shapes,
     its shape is measured again with the suite's own timing (params.search_confirm)."""
     gemm, info = context.config, context.info

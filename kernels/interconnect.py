@@ -2,7 +2,7 @@
 
 Message size S follows nccl-tests: the whole buffer (all-reduce, broadcast), the gathered output
 (all-gather), the input before scattering (reduce-scatter). algbw = S / time; busbw = algbw x
-factor (bench.metrics.bus_bandwidth_factor), comparable to one rank's link rate.
+factor (bench.analysis.metrics.bus_bandwidth_factor), comparable to one rank's link rate.
 
 Runs only inside an initialised process group with more than one rank (torchrun / srun); else
 cases() yields one explicit Skip for the suite, saying how to launch ranks. Timing is in lockstep: all ranks run the same
@@ -18,14 +18,14 @@ from typing import Any, Callable, ContextManager, Iterable
 
 import torch
 
-from bench import metrics, stats
+from bench.analysis import metrics, stats
 from bench.devices.base import Backend, DeviceInfo
-from bench.distributed import world
+from bench.devices.timing import Clock, Hook
 from bench.errors import MeasurementError
 from bench.kernels.base import LOCKSTEP, TORCH_DTYPES, Case, CheckResult, Kernel, Skip
-from bench.policy import Timing, TimingPolicy
-from bench.probe import DeviceProbe
-from bench.timing import Clock, Hook
+from bench.measure.distributed import world
+from bench.measure.policy import Timing, TimingPolicy
+from bench.measure.probe import DeviceProbe
 
 OPS = metrics.COLLECTIVES
 DTYPES = ("fp32", "bf16", "fp16", "fp64")

@@ -1,6 +1,6 @@
 """The one registry of suites. Adding a suite: one new file with cases() and make_kernel() (and, when
 some cases depend on earlier results, followups(context)), one line here; its config keys go in
-bench/config.py (schema and defaults) and bench/record/inputs.py (the typed suite config)."""
+bench/measure/config.py (schema and defaults) and bench/record/inputs.py (the typed suite config)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import torch
 
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
-from bench.probe import DeviceProbe
+from bench.measure.probe import DeviceProbe
 
 # kernel -> (arrays read, arrays written): STREAM's byte weights.
 WEIGHTS = {"copy": (1, 1), "scale": (1, 1), "add": (2, 1), "triad": (2, 1), "read": (1, 0), "write": (0, 1)}

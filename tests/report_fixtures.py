@@ -10,7 +10,7 @@ from typing import Any
 
 from run_factory import synthetic_run, write_run
 
-from bench.summary import build_summary
+from bench.analysis.summary import build_summary
 
 DATA = Path(__file__).parent / "data"
 
@@ -63,7 +63,7 @@ def cpu_lot_run() -> dict[str, Any]:
 def with_telemetry(run: dict[str, Any], power_limit_w: float = 700.0) -> dict[str, Any]:
     """The run with an accelerator's telemetry window on every measurement (clock sagging, power
     and temperature rising), per-watt figures derived from it, and the audit's power limit."""
-    from bench.telemetry import throughput_per_watt
+    from bench.devices.telemetry import throughput_per_watt
 
     out = copy.deepcopy(run)
     for i, m in enumerate(out["measurements"]):

@@ -1,6 +1,6 @@
 """Run folders for signing and fleet tests: a real CPU run from the harness, and synthetic run.json
 files whose stats, throughput and summary are derived the way the harness derives them
-(bench.stats, bench.metrics, bench.summary.build_summary), so recomputation has something true to check."""
+(bench.analysis.stats, bench.analysis.metrics, bench.analysis.summary.build_summary), so recomputation has something true to check."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench import metrics, stats
+from bench.analysis import metrics, stats
+from bench.analysis.summary import build_summary
 from bench.cli import main
-from bench.summary import build_summary
 
 
 def _measurement(mid: str, suite: str, kernel: str, dtype: str, work: dict[str, int], base_s: float,
@@ -79,7 +79,7 @@ def synthetic_run(run_id: str = "20261122T010203Z-test-0001", *, speed: float = 
 
 
 def stored_verdict(outcome: str) -> dict[str, Any]:
-    """run["verdict"] in the shape bench.verdict.Verdict.to_dict() writes, with one criterion."""
+    """run["verdict"] in the shape bench.rules.verdict.Verdict.to_dict() writes, with one criterion."""
     criterion = {"check": "classification", "id": "tpp", "description": "TPP against the profile limit",
                  "metric": "tpp", "unit": None, "limit": 4800.0, "declared": None, "derived": None,
                  "measured": None, "U": None, "acceptance_limit": None, "outcome": outcome, "note": ""}

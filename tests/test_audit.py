@@ -13,8 +13,8 @@ from fake_vendor import (
     NVMLError_NoPermission,
 )
 
-from bench.audit import audit as real_audit
-from bench.audit import compare_audits, loaded_math_libraries, parse_torch_config
+from bench.devices.audit import audit as real_audit
+from bench.devices.audit import compare_audits, loaded_math_libraries, parse_torch_config
 
 CODES = {"power_capped", "clocks_locked_low", "tf32_override", "mig_enabled", "partition_mode", "ecc_disabled",
          "pcie_degraded", "cpu_governor_not_performance", "threads_limited", "env_knob", "changed_during_run", "compute_mode",
@@ -307,8 +307,8 @@ def test_host_load_reads_proc(tmp_path):
 
 
 def test_verdict_reads_device_shared_as_a_doubt_and_gpu_host_knobs_as_none():
-    """The finding codes reach bench.verdict's plausibility check as intended (code names for helper B)."""
-    from bench import specs, verdict
+    """The finding codes reach bench.rules.verdict's plausibility check as intended (code names for helper B)."""
+    from bench.rules import specs, verdict
 
     database = specs.load_database()
     spec = database.get("h200-sxm")

@@ -22,9 +22,9 @@ from bench.devices.cuda import CudaBackend
 from bench.devices.mps import MpsBackend
 from bench.devices.npu import NpuBackend
 from bench.devices.rocm import RocmBackend
+from bench.devices.timing import PerfCounterClock
 from bench.devices.xpu import XpuBackend
-from bench.distributed import Control
-from bench.timing import PerfCounterClock
+from bench.measure.distributed import Control
 
 MIB = 2**20
 

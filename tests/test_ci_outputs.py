@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 
 from report_fixtures import cpu_run, slower, write
 
-from bench.ci_outputs import junit_xml, markdown_summary, write_run_exports
 from bench.cli import main
-from bench.pytest_benchmark_export import benchmark_stats, to_pytest_benchmark
-from bench.verdict import check_run
+from bench.present.ci_outputs import junit_xml, markdown_summary, write_run_exports
+from bench.present.pytest_benchmark_export import benchmark_stats, to_pytest_benchmark
+from bench.rules.verdict import check_run
 
 
 def test_junit_has_one_testcase_per_criterion_and_failures_for_failing_rows():

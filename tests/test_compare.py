@@ -1,6 +1,6 @@
 """bench compare as a CI gate: the rank test, what is gated, the minimum effect size, missing
 headline metrics, and the md/json outputs. Runs are synthetic, drawn from seeded generators
-through the run-record builders of tests/run_factory.py (samples -> bench.stats -> bench.summary)."""
+through the run-record builders of tests/run_factory.py (samples -> bench.analysis.stats -> bench.analysis.summary)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from report_fixtures import cpu_run, cpu_run_rederived, slower, write
 from run_factory import _measurement, synthetic_run
 
-from bench import metrics
+from bench.analysis import metrics
+from bench.analysis.rank_test import mann_whitney
+from bench.analysis.summary import build_summary
 from bench.cli import main
-from bench.compare import compare_runs, render_markdown, render_text
-from bench.rank_test import mann_whitney
-from bench.summary import build_summary
+from bench.present.compare import compare_runs, render_markdown, render_text
 
 NOISE = 0.05  # samples spread over 5 %, as on a shared CI runner
 
@@ -271,11 +271,11 @@ def real_run(tmp_path_factory):
 
 
 def test_a_real_run_passes_against_its_copy_and_fails_against_a_slowed_copy(real_run, tmp_path, capsys):
-    from bench.verdict import read_run
+    from bench.rules.verdict import read_run
 
     measured = read_run(real_run)
     tpp = measured["summary"]["effective_tpp"]
-    if tpp["dtype"] is None:  # bench.summary: only defensible cases (stable warm-up, U under the ceiling) count
+    if tpp["dtype"] is None:  # bench.analysis.summary: only defensible cases (stable warm-up, U under the ceiling) count
         pytest.skip("no GEMM case on this busy host was defensible enough to set the effective TPP")
     peak = next(m for m in measured["measurements"] if m["id"] == tpp["by_dtype"][tpp["dtype"]]["measurement_id"])
     samples = peak["timing"]["samples_s"]

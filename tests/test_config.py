@@ -1,7 +1,7 @@
 import pytest
 
-from bench.config import load_suite_config, shipped_suites, timing_policy
 from bench.errors import ConfigError
+from bench.measure.config import load_suite_config, shipped_suites, timing_policy
 
 
 def write(tmp_path, text, name="suite.yaml"):

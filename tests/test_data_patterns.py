@@ -1,4 +1,4 @@
-"""Data-pattern and perturbed-variant checks (bench/antidetect.py) on synthetic measurements,
+"""Data-pattern and perturbed-variant checks (bench/analysis/antidetect.py) on synthetic measurements,
 the normal-only rule for effective TPP, the gemm search/pattern config keys, and the kernel's inputs."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import random
 import pytest
 import torch
 
-from bench import antidetect
-from bench.config import load_suite_config
+from bench.analysis import antidetect
+from bench.analysis.summary import build_summary
 from bench.devices.cpu import CpuBackend
 from bench.errors import ConfigError
 from bench.kernels import gemm
-from bench.summary import build_summary
+from bench.measure.config import load_suite_config
 
 
 def meas(dtype, shape, value, **params):
@@ -215,8 +215,8 @@ suites:
 
 def test_a_run_records_the_search_patterns_and_variants(tmp_path):
     from bench.cli import main
-    from bench.recompute import recompute
-    from bench.results import load_run
+    from bench.evidence.recompute import recompute
+    from bench.measure.results import load_run
 
     suite = tmp_path / "tiny.yaml"
     suite.write_text(TINY_SEARCH)

@@ -8,8 +8,8 @@ from bench.devices import registry
 from bench.devices.accelerator import TorchAcceleratorBackend, inherited_entry
 from bench.devices.base import Backend, DeviceInfo
 from bench.devices.cpu import CpuBackend, cache_levels
+from bench.devices.timing import PerfCounterClock
 from bench.errors import DeviceUnavailable, UsageError
-from bench.timing import PerfCounterClock
 
 
 def fake(kind: str, count: int) -> type[Backend]:
@@ -295,7 +295,7 @@ def test_cpu_device_block_records_family_and_clock_source():
 
 
 def test_cpu_verdict_spec_depends_only_on_the_recorded_device_block(monkeypatch):
-    from bench import specs
+    from bench.rules import specs
 
     database = specs.load_database()
     device = CpuBackend().info().to_dict()
@@ -311,7 +311,7 @@ def test_cpu_verdict_spec_depends_only_on_the_recorded_device_block(monkeypatch)
 
 
 def test_a_new_cpu_run_records_family_clock_source_and_occupancy():
-    from bench.runner import RunOptions, new_run
+    from bench.measure.runner import RunOptions, new_run
 
     run = new_run("t", CpuBackend(), {"suites": {}}, RunOptions(command=["bench"]))
     assert {"cpu_family", "clock_source"} <= set(run["device"]["extra"])

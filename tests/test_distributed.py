@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from bench.distributed import detect_launch
 from bench.errors import UsageError
+from bench.measure.distributed import detect_launch
 
 
 def test_detect_launch_torchrun_and_slurm():
@@ -49,8 +49,9 @@ def test_torchrun_two_gloo_ranks_one_folder(tmp_path):
 # --- rank orchestration with a fake control group: no processes ------------------------------------
 
 
-from bench import distributed, ranks  # noqa: E402
-from bench.request import RunRequest  # noqa: E402
+from bench.lab import ranks
+from bench.lab.request import RunRequest  # noqa: E402
+from bench.measure import distributed  # noqa: E402
 
 
 class FakeComm:
@@ -181,9 +182,9 @@ def test_one_rank_reason_to_skip_a_collective_case_is_every_rank_s():
 
 
 def test_an_interrupted_rank_still_hands_over_what_it_measured(tmp_path, monkeypatch):
-    from bench.commands.run_units import RunnerWork, resolved_config
-    from bench.multiunit import UnitSpec
-    from bench.runner import Runner
+    from bench.cli.run_units import RunnerWork, resolved_config
+    from bench.lab.multiunit import UnitSpec
+    from bench.measure.runner import Runner
 
     def interrupted(self):
         self.writer.add_skip({"suite": "stream", "kernel": "triad", "dtype": "fp32", "reason": "fake"})

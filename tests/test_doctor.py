@@ -67,7 +67,7 @@ def test_events_on_the_wrong_device_fail(monkeypatch):
 def test_other_processes_and_lowered_power_limit_fail(monkeypatch):
     import os
 
-    from bench import audit
+    from bench.devices import audit
 
     class Backend:
         name = "cuda"

@@ -9,16 +9,17 @@ import pytest
 import yaml
 from run_factory import synthetic_run, write_run
 
-from bench import fleet, signing
 from bench.cli import main as cli
 from bench.errors import ConfigError, UsageError
-from bench.verdict import check_run
+from bench.evidence import signing
+from bench.lab import fleet
+from bench.rules.verdict import check_run
 
 SERIALS = ["1650123000001", "1650123000002", "1650123000003", "1650123000004"]
 
 
 def make_lot(root: Path, speeds: list[float], serials: list[str], verdicts=None, key=None) -> list[Path]:
-    """One folder per unit. verdicts[i]: "judged" stores bench.verdict's real verdict in run.json, a string
+    """One folder per unit. verdicts[i]: "judged" stores bench.rules.verdict's real verdict in run.json, a string
     stores that (possibly forged) verdict, None none. `key`: sign every folder with it."""
     folders = []
     for i, (speed, serial) in enumerate(zip(speeds, serials)):

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from bench.devices.cpu import CpuBackend
+from bench.devices.timing import FakeClock
 from bench.kernels import registry
 from bench.kernels.base import LOCKSTEP, Case, CheckResult, Kernel, Skip, Suite
-from bench.policy import Timing
-from bench.results import RunWriter
-from bench.runner import Runner, RunOptions, new_run
-from bench.timing import FakeClock
+from bench.measure.policy import Timing
+from bench.measure.results import RunWriter
+from bench.measure.runner import Runner, RunOptions, new_run
 
 
 def toy_case(n: int, **params: Any) -> Case:
@@ -104,7 +104,7 @@ class Recorder:
 @pytest.fixture
 def toy_run(tmp_path, monkeypatch):
     monkeypatch.setitem(registry.SUITES, "toy", Suite(toy_cases, toy_kernel, followups=toy_followups))
-    monkeypatch.setattr("bench.runner.SUITES", registry.SUITES)
+    monkeypatch.setattr("bench.measure.runner.SUITES", registry.SUITES)
     SEEN.clear()
     config = {"name": "toy", "seed": 0, "timing": {"samples": 5, "max_samples": 5, "warmup_max_s": 0.01},
               "suites": {"toy": {"max_iteration_s": 1.0, "timing": {}, "marker": "mine"}}}

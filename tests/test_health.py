@@ -1,4 +1,4 @@
-"""The health block (bench/health.py): warnings counted and the worst named, audit findings, skips
+"""The health block (bench/analysis/health.py): warnings counted and the worst named, audit findings, skips
 grouped by reason, best shapes as people write them; and `bench run` prints it after its tables."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import copy
 
 from report_fixtures import cpu_run
 
-from bench.health import health_lines, health_text, shape_label
+from bench.analysis.health import health_lines, health_text, shape_label
 
 
 def test_shape_labels():

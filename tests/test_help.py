@@ -5,7 +5,7 @@ import shlex
 import pytest
 
 from bench.cli import build_parser
-from bench.commands.common_args import EXAMPLES
+from bench.cli.common_args import EXAMPLES
 
 DOCUMENTED = ("run", "check", "verify", "fleet", "report", "compare", "specs", "sign", "keygen")
 

@@ -15,7 +15,7 @@ from fake_vendor import (
     NVMLError_NotSupported,
 )
 
-from bench import identity
+from bench.devices import identity
 from bench.devices.vendors import common, npu_smi
 
 DATA = Path(__file__).parent / "data"

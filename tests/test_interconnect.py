@@ -2,12 +2,12 @@
 
 import pytest
 
-from bench import metrics
+from bench.analysis import metrics
 from bench.cli import main
 from bench.devices.cpu import CpuBackend
 from bench.kernels import interconnect
 from bench.kernels.base import LOCKSTEP, Skip
-from bench.results import load_run
+from bench.measure.results import load_run
 
 
 @pytest.mark.parametrize("op,n,factor", [
@@ -33,7 +33,7 @@ def test_unknown_collective_and_bad_world_size():
 
 
 def test_summary_takes_max_busbw_per_op():
-    from bench.summary import interconnect_peaks
+    from bench.analysis.summary import interconnect_peaks
 
     def m(op, value, n, mid):
         return {"id": mid, "kernel": op, "params": {"op": op, "world_size": n, "backend": "gloo"},

@@ -1,34 +1,31 @@
 """The import structure as an executable rule: no cycles, no function-level imports of the project's
-own modules, and every import points down the layer order below (docs/design.md, "Layers").
+own modules, and every import points down the layer order below, which is the package tree
+(docs/design.md, "The tree is the pipeline", names the same layers in the same order: a test checks).
 
 Layers, lowest first. A module may import modules of its own layer or of a lower one, never of a
-higher one. Read bottom-up, the tree is the pipeline: the record, then the arithmetic and rules that
-derive from it, the platform that probes devices, measuring, lab orchestration and evidence,
-presentation, and the command line.
+higher one. Read bottom-up, the tree is the pipeline: the record, the analysis and rules that derive
+from it, the devices, measuring, the evidence that re-checks a run, lab orchestration, presentation,
+and the command line.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("record", ("bench", "bench.errors", "bench.yamlfile", "bench.record", "bench.record.*", "bench.evidence")),
-    ("arithmetic", ("bench.metrics", "bench.stats", "bench.rank_test", "bench.render", "bench.health",
-                    "bench.search", "bench.uncertainty", "bench.antidetect", "bench.summary", "bench.observers")),
-    ("rules", ("bench.specs", "bench.profiles", "bench.verdict")),
-    ("platform", ("bench.timing", "bench.probe", "bench.policy", "bench.distributed", "bench.identity", "bench.audit",
-                  "bench.telemetry", "bench.devices", "bench.devices.*", "bench.kernels", "bench.kernels.*",
-                  "bench.config", "bench.configs")),
-    ("measure", ("bench.results", "bench.runner")),
-    ("evidence", ("bench.recompute", "bench.signing")),
-    ("lab", ("bench.request", "bench.run_folder", "bench.plan", "bench.multiunit", "bench.node", "bench.ranks",
-             "bench.fleet")),
-    ("present", ("bench.progress", "bench.report_figures", "bench.report", "bench.compare", "bench.ci_outputs",
-                 "bench.pytest_benchmark_export")),
-    ("cli", ("bench.cli", "bench.__main__", "bench.commands", "bench.commands.*")),
+    ("record", ("bench", "bench.errors", "bench.yamlfile", "bench.render", "bench.record", "bench.record.*")),
+    ("analysis", ("bench.analysis", "bench.analysis.*")),
+    ("rules", ("bench.rules", "bench.rules.*")),
+    ("devices", ("bench.devices", "bench.devices.*")),
+    ("measure", ("bench.measure", "bench.measure.*", "bench.kernels", "bench.kernels.*", "bench.configs")),
+    ("evidence", ("bench.evidence", "bench.evidence.*")),
+    ("lab", ("bench.lab", "bench.lab.*")),
+    ("present", ("bench.present", "bench.present.*")),
+    ("cli", ("bench.cli", "bench.cli.*", "bench.__main__")),
 ]
 
 
@@ -144,3 +141,37 @@ def test_the_layer_test_sees_a_violation_when_there_is_one(tmp_path):
     sample.write_text("from bench import cli\n\ndef f():\n    from bench import errors\n")
     found = imports(sample)
     assert ("bench.cli", 1, False) in found and ("bench.errors", 4, True) in found
+
+
+def documented_layers() -> list[tuple[str, str]]:
+    """(layer, packages cell) for each row of docs/design.md's "The tree is the pipeline" table."""
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    section = design.split("## The tree is the pipeline", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:3] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| layer")]
+    return [(name.strip(), packages) for name, packages in rows]
+
+
+def folder(pattern: str) -> str:
+    """bench.analysis.* -> bench/analysis/ (the suites install from kernels/)."""
+    name = pattern.removesuffix(".*")
+    return "kernels/" if name == "bench.kernels" else name.replace(".", "/") + "/"
+
+
+def test_design_md_names_every_layer_in_order_with_its_packages():
+    rows = documented_layers()
+    assert [name for name, _ in rows] == [name for name, _ in LAYERS]
+    for (name, packages), (_, patterns) in zip(rows, LAYERS):
+        for pattern in patterns:
+            if pattern.endswith(".*"):
+                assert f"`{folder(pattern)}`" in packages, f"docs/design.md's {name} row does not name {folder(pattern)}"
+
+
+def test_every_package_is_installed_and_says_what_it_holds():
+    """A package missing from pyproject's `packages` is absent from a non-editable install."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    listed = set(re.findall(r'"([\w.]+)"', re.search(r"^packages = \[(.*?)\]", text, re.M | re.S).group(1)))
+    packages = {module for module, path in MODULES.items() if path.name == "__init__.py"}
+    assert packages == listed
+    undocumented = [m for m in sorted(packages) if not ast.get_docstring(ast.parse(MODULES[m].read_text("utf-8")))]
+    assert undocumented == [], "say in a docstring what these packages hold: " + ", ".join(undocumented)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import build_parser
-from bench.commands import COMMANDS, OPTIONAL_LIBRARIES
+from bench.cli import COMMANDS, OPTIONAL_LIBRARIES, build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONAL = ("pandas", "matplotlib", "rich", "cryptography", "pytest_benchmark")
@@ -108,7 +107,7 @@ def test_every_command_is_listed_with_its_own_help_line():
         parser = build_parser(name)
         subparsers = next(a for a in parser._actions if a.dest == "command")
         helps = {action.dest: action.help for action in subparsers._choices_actions}
-        assert helps[name] == summary, f"bench.commands.COMMANDS[{name!r}] differs from the module's help"
+        assert helps[name] == summary, f"bench.cli.COMMANDS[{name!r}] differs from the module's help"
 
 
 @pytest.mark.slow
@@ -123,7 +122,7 @@ class Terminal(io.StringIO):
     def isatty(self):
         return True
 sys.meta_path.insert(0, Blocker())
-from bench.progress import make_observer
+from bench.present.progress import make_observer
 print(type(make_observer(False, False, Terminal())).__name__)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)

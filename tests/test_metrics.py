@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from bench import metrics
+from bench.analysis import metrics
 
 
 def test_flop_counts():

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import multiunit, node
 from bench.cli import main
-from bench.fleet import aggregate
-from bench.request import RunRequest
-from bench.signing import generate_keys, sign_run, verify_run
+from bench.evidence.signing import generate_keys, sign_run, verify_run
+from bench.lab import multiunit, node
+from bench.lab.fleet import aggregate
+from bench.lab.request import RunRequest
 
 SMALL = ["--suite", "quick", "--suites", "gemm,stream", "--set", "suites.gemm.dtypes=[fp32]",
          "--set", "suites.gemm.shapes=[[128,128,128]]", "--set", "suites.stream.kernels=[triad]",
@@ -67,7 +67,7 @@ def test_plan_serials_reach_fleet_for_stand_ins(tmp_path):
                     "manifest: {lot: L, units: [{serial: SIM-1, stand_in: true}, {serial: SIM-2, stand_in: true}]}\n")
     out = tmp_path / "run"
     assert main(["run", "--plan", str(plan), "--quiet", "--out", str(out)]) == 0
-    from bench.fleet import load_manifest
+    from bench.lab.fleet import load_manifest
 
     report = aggregate([out], manifest=load_manifest(plan), allow_unsigned=True)
     assert sorted(report.units["unit"]) == ["SIM-1", "SIM-2"]
@@ -117,7 +117,7 @@ class FakeSpawner:
 
 
 def cuda_specs(count):
-    from bench.commands.run_units import device_spec
+    from bench.cli.run_units import device_spec
     from bench.devices.base import DeviceInfo
 
     return [device_spec(DeviceInfo(backend="cuda", index=i, name="GPU", vendor="NVIDIA", torch_device=f"cuda:{i}",
@@ -181,8 +181,8 @@ def test_interrupt_stops_the_workers_and_keeps_what_they_measured(tmp_path):
 
 
 def test_a_worker_records_which_node_device_it_measured(monkeypatch):
-    from bench.commands.run_units import prepare_unit
-    from bench.request import UnitRole
+    from bench.cli.run_units import prepare_unit
+    from bench.lab.request import UnitRole
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-abc")
     run = {"run_id": "r", "device": {"backend": "cuda", "extra": {"uuid": "abc"}}}

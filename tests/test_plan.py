@@ -7,7 +7,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.plan import load_plan, validate_against_config
+from bench.lab.plan import load_plan, validate_against_config
 
 GOOD = """name: lot-x
 suite: quick

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bench.policy import TimingPolicy, measure, warm_up
-from bench.timing import FakeClock, PerfCounterClock
+from bench.devices.timing import FakeClock, PerfCounterClock
+from bench.measure.policy import TimingPolicy, measure, warm_up
 
 
 def never_called():
@@ -140,7 +140,7 @@ def test_sample_count_is_reported_after_each_batch():
 
 
 def test_fastest_times_each_option_and_stops_early_on_a_slow_one():
-    from bench.policy import fastest
+    from bench.measure.policy import fastest
 
     chosen = []
     speed = {"slow": 1.0, "fast": 0.001}

@@ -2,10 +2,10 @@
 
 import torch
 
-from bench import probe
 from bench.devices.base import DeviceInfo
+from bench.devices.timing import FakeClock, PerfCounterClock
 from bench.kernels import stream
-from bench.timing import FakeClock, PerfCounterClock
+from bench.measure import probe
 
 GiB = 2**30
 CONFIG = {"kernels": ["copy", "scale", "add", "triad", "read", "write"], "llc_multiple": 4,
@@ -40,11 +40,11 @@ def test_streams_stay_smaller_on_a_slow_to_fill_or_small_device():
 
 
 def test_samples_are_resized_when_the_overhead_would_reach_one_percent(tmp_path):
-    from bench.config import load_suite_config
     from bench.devices.cpu import CpuBackend
-    from bench.policy import TimingPolicy
-    from bench.results import RunWriter
-    from bench.runner import Runner, RunOptions, new_run
+    from bench.measure.config import load_suite_config
+    from bench.measure.policy import TimingPolicy
+    from bench.measure.results import RunWriter
+    from bench.measure.runner import Runner, RunOptions, new_run
 
     suite = tmp_path / "s.yaml"
     suite.write_text("name: s\nsuites:\n  gemm: {dtypes: [fp32], shapes: [[64, 64, 64]]}\n")
@@ -59,7 +59,7 @@ def test_samples_are_resized_when_the_overhead_would_reach_one_percent(tmp_path)
 
 def test_a_run_records_its_probe_and_each_measurements_overhead(tmp_path):
     from bench.cli import main
-    from bench.results import load_run
+    from bench.measure.results import load_run
 
     suite = tmp_path / "s.yaml"
     suite.write_text("name: s\ntiming: {min_sample_s: 0.001, warmup_min_s: 0.0, warmup_max_s: 0.05, samples: 3, "

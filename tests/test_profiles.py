@@ -6,8 +6,8 @@ import operator
 
 import pytest
 
-from bench import profiles, specs, verdict
 from bench.errors import ConfigError, UsageError
+from bench.rules import profiles, specs, verdict
 from bench.yamlfile import read_yaml
 
 DB = specs.load_database()

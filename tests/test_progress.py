@@ -10,7 +10,7 @@ import pytest
 
 from bench.cli import main
 from bench.kernels.base import Case
-from bench.progress import LineObserver, LiveObserver, QuietObserver, RunProgress, extras_budget, make_observer
+from bench.present.progress import LineObserver, LiveObserver, QuietObserver, RunProgress, extras_budget, make_observer
 
 CONFIG = {"suites": {"gemm": {
     "dtypes": ["fp32"], "data_patterns": ["normal", "zeros"],
@@ -42,7 +42,7 @@ def _ok(case: Case, value: float = 1.0) -> dict:
 
 def _drive(observer, clock: FakeClock, seconds: float = 2.0) -> None:
     """The runner's call pattern: 3 fixed cases, then 2 search trials (patience stops the search),
-    a zeros-input case and 3 variants, each extra numbered number == total as bench/runner.py does."""
+    a zeros-input case and 3 variants, each extra numbered number == total as bench/measure/runner.py does."""
     fixed = [_gemm(s) for s in (64, 128, 256)]
     extras = [_gemm(320, search_trial=1), _gemm(384, search_trial=2), _gemm(256, input_distribution="zeros"),
               _gemm(256, variant="standard"), _gemm(256, variant="reseeded", seed=3), _gemm(272, variant="perturbed")]

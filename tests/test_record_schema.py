@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import config, plan, profiles, specs
 from bench.cli import main
+from bench.lab import plan
+from bench.measure import config
 from bench.record import inputs, schemagen
 from bench.record.folder import read_run
 from bench.record.validate import problems
+from bench.rules import profiles, specs
 from bench.yamlfile import read_yaml
 
 jsonschema = pytest.importorskip("jsonschema")

@@ -8,9 +8,9 @@ import re
 import pytest
 from report_fixtures import accelerator_run, cpu_lot_run, cpu_run, write
 
-from bench import report, report_figures
 from bench.cli import main
-from bench.verdict import check_run
+from bench.present import report, report_figures
+from bench.rules.verdict import check_run
 
 
 @pytest.fixture(scope="module")

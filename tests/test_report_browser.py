@@ -15,7 +15,7 @@ import pytest
 from matplotlib import image as mpimg
 from report_fixtures import accelerator_run, cpu_lot_run, cpu_run, with_telemetry, write
 
-from bench import report
+from bench.present import report
 
 BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no chromium on PATH: apt-get install chromium to run the browser test")

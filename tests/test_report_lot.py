@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from report_fixtures import cpu_lot_run, cpu_run, write
 
-from bench import report, signing
 from bench.cli import main
-from bench.fleet import aggregate, render_markdown
+from bench.evidence import signing
+from bench.lab.fleet import aggregate, render_markdown
+from bench.present import report
 
 
 @pytest.fixture(scope="module")

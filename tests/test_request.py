@@ -6,8 +6,8 @@ import pytest
 
 from bench.cli import build_parser, main
 from bench.errors import UsageError
-from bench.plan import load_plan
-from bench.request import RunRequest, UnitRole, check_device_syntax
+from bench.lab.plan import load_plan
+from bench.lab.request import RunRequest, UnitRole, check_device_syntax
 
 PLAN = """name: lot-x
 suite: quick

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.config import load_suite_config
 from bench.devices.cpu import CpuBackend
 from bench.kernels import gemm
-from bench.results import RunWriter, load_run
-from bench.runner import Runner, RunOptions, new_run
+from bench.measure.config import load_suite_config
+from bench.measure.results import RunWriter, load_run
+from bench.measure.runner import Runner, RunOptions, new_run
 
 TINY = """
 name: tiny
@@ -230,7 +230,7 @@ suites:
 
 def test_a_hopeless_first_call_skips_larger_cases_without_a_rate(tmp_path):
     """M4: a first call over 20 x max_iteration_s is not repeated; larger cases of that kind skip unrun."""
-    from bench.timing import FakeClock
+    from bench.devices.timing import FakeClock
 
     config = load_suite_config(str(_write(tmp_path, """
 name: slow

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from bench import node
 from bench.cli import main
 from bench.errors import RecordError, UsageError
+from bench.lab import node
+from bench.lab.run_folder import LOCK_FILE, FolderLock, claim
+from bench.measure.results import RunWriter
+from bench.measure.runner import Runner
 from bench.record.folder import safe_label
-from bench.results import RunWriter
-from bench.run_folder import LOCK_FILE, FolderLock, claim
-from bench.runner import Runner
 
 TINY = ["--device", "cpu", "--suite", "quick", "--suites", "stream", "--set", "suites.stream.kernels=[triad]",
         "--set", "suites.stream.llc_multiple=0.05", "--set", "timing.samples=3", "--set", "timing.max_samples=3",
@@ -129,7 +129,7 @@ def test_interrupt_during_the_exports_keeps_complete(tmp_path, monkeypatch):
     def interrupt(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bench.commands.run.write_run_exports", interrupt)
+    monkeypatch.setattr("bench.cli.run.write_run_exports", interrupt)
     out = tmp_path / "r"
     assert main(["run", *TINY, "--out", str(out)]) == 3
     assert json.loads((out / "run.json").read_text())["status"] == "complete"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bench import node
 from bench.cli import main
-from bench.runner import Runner
+from bench.lab import node
+from bench.measure.runner import Runner
 
 TINY = ["--suite", "quick", "--suites", "stream", "--set", "suites.stream.kernels=[triad]",
         "--set", "suites.stream.llc_multiple=0.05", "--set", "timing.samples=3", "--set", "timing.max_samples=3",

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from bench import search
-from bench.search import SearchBudget, ShapeSpace
+from bench.analysis import search
+from bench.analysis.search import SearchBudget, ShapeSpace
 
 
 class FakeClock:

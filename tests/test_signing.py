@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from run_factory import copy_run, synthetic_run, write_run
 
-from bench import signing
 from bench.cli import main as cli
 from bench.errors import ConfigError, ResultsError, UsageError
-from bench.recompute import recompute, recompute_run
-from bench.verdict import check_run, save_verdict
+from bench.evidence import signing
+from bench.evidence.recompute import recompute, recompute_run
+from bench.rules.verdict import check_run, save_verdict
 
 # --- fixtures --------------------------------------------------------------------------------
 
@@ -346,13 +346,13 @@ def test_duplicate_key_in_run_json_fails_verification(signed_run, keys):
 
 
 def test_stale_verdict_json_is_detected(run_dir):
-    from bench.verdict import check_run
+    from bench.rules.verdict import check_run
 
     verdict = {**check_run(run_dir).to_dict(), "judged": {"run_id": "someone-else", "run_json_sha256": "0" * 64}}
     (run_dir / "verdict.json").write_text(json.dumps(verdict))
     result = signing.verify_run(run_dir)
     assert any(f.startswith("verdict: verdict.json judged run 'someone-else'") for f in result.recompute_findings)
-    from bench.evidence import judged_block, stale_verdict
+    from bench.record.verdict_file import judged_block, stale_verdict
 
     assert stale_verdict(run_dir, {"verdict": "pass"}).startswith("verdict.json does not name")
     fresh = {"verdict": "pass", "judged": judged_block(run_dir)}
@@ -424,9 +424,9 @@ def test_non_ed25519_public_key_is_an_input_error(signed_run, tmp_path, capsys):
 
 
 def _multi_unit_folder(root: Path) -> Path:
-    """A lot record with two units, each also in units/<label>/run.json, written by bench/multiunit.py."""
-    from bench import multiunit
-    from bench.runner import host_record
+    """A lot record with two units, each also in units/<label>/run.json, written by bench/lab/multiunit.py."""
+    from bench.lab import multiunit
+    from bench.measure.runner import host_record
 
     node = multiunit.node_run("lot-1", ["bench", "run"], {}, None, "node", host_record())
     records = []

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from bench import cli, profiles, specs
+from bench import cli
 from bench.errors import ConfigError, UsageError
+from bench.rules import profiles, specs
 
 DB = specs.load_database()
 

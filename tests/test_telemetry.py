@@ -9,7 +9,7 @@ import time
 import pytest
 from fake_vendor import FakeAmdsmi, FakeNvml, NVMLError_NotSupported
 
-from bench import telemetry as tm
+from bench.devices import telemetry as tm
 
 FAST = 0.005
 
@@ -233,11 +233,11 @@ def test_accelerators_without_telemetry_say_not_implemented_once_not_per_measure
 
 
 def test_identity_audit_telemetry_and_vendor_adapters_import_without_torch():
-    """bench verify reaches bench.telemetry through recompute: the vendor layer must not pull torch in."""
+    """bench verify reaches bench.devices.telemetry through recompute: the vendor layer must not pull torch in."""
     import subprocess
     import sys
 
-    code = ("import sys; import bench.telemetry, bench.identity, bench.audit, bench.devices.vendors; "
+    code = ("import sys; import bench.devices.telemetry, bench.devices.identity, bench.devices.audit, bench.devices.vendors; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.strip() == "False"

@@ -3,7 +3,7 @@ the order of record / step / synchronize calls, ms -> s, and what it declares ab
 
 from __future__ import annotations
 
-from bench.timing import EventClock, PerfCounterClock
+from bench.devices.timing import EventClock, PerfCounterClock
 
 
 class Journal:

@@ -1,5 +1,5 @@
 """The pure core type-checks: mypy, configured in pyproject.toml ([tool.mypy]), finds no error in the
-modules of the record, arithmetic and rules layers, and every module of those layers is on its list
+modules of the record, analysis and rules layers, and every module of those layers is on its list
 (docs/contributing.md, "Type checking")."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ except ModuleNotFoundError:  # Python 3.10: mypy itself depends on tomli there
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED_LAYERS = ("record", "arithmetic", "rules")
+CHECKED_LAYERS = ("record", "analysis", "rules")
 
 
 def configured_files() -> list[Path]:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from bench import uncertainty as unc
+from bench.analysis import uncertainty as unc
 
 
 def noisy(n=50, median=1e-3, cv=0.02, seed=1):
@@ -103,7 +103,7 @@ def test_for_measurement_reads_run_json_shape():
                                     {"resolution_s": float("inf")}, {"samples_s": [1e-3, float("nan")]},
                                     {"samples_s": [1e-3, -1e-3, 1e-3]}])
 def test_budget_refuses_inputs_that_would_give_a_negative_or_nan_u(kwargs):
-    from bench import uncertainty
+    from bench.analysis import uncertainty
 
     arguments = {"samples_s": [1e-3, 1.1e-3, 0.9e-3], "iterations": 1, "resolution_s": 1e-9, **kwargs}
     with pytest.raises(ValueError):

@@ -5,9 +5,9 @@ import json
 import pytest
 from verdict_fixtures import make_run
 
-from bench import verdict as v
-from bench.commands import check as check_command
-from bench.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
+from bench.analysis.metrics import CONDITIONAL_FAIL, CONDITIONAL_PASS, FAIL, INCONCLUSIVE, PASS
+from bench.cli import check as check_command
+from bench.rules import verdict as v
 
 H200_DEVICE = dict(compute_units=132, max_clock_mhz=1980, architecture="sm_90")
 
@@ -149,7 +149,7 @@ def test_check_command_json_and_exit_codes(tmp_path, capsys):
 
 def test_cpu_run_end_to_end_with_derived_spec(tmp_path, capsys):
     """A CPU run dict (bench run's shape) checked through the command against the derived CPU spec."""
-    from bench import specs
+    from bench.rules import specs
     host = specs.host_cpu_spec()
     fp32_peak = host.peak_tops("fp32")
     run = make_run(host.name, {"fp32": (fp32_peak * 0.6, fp32_peak * 0.01)}, (20.0, 0.5), backend="cpu",
@@ -165,7 +165,7 @@ def test_cpu_run_end_to_end_with_derived_spec(tmp_path, capsys):
 def test_cpu_faster_than_its_estimated_peak_is_inconclusive_not_a_contradiction(tmp_path, capsys):
     """A host CPU's derived peak uses the clock the OS reports, which can sit below the boost clock:
     beating that estimate says the estimate is low, not that a declaration is false."""
-    from bench import specs
+    from bench.rules import specs
     host = specs.host_cpu_spec()
     int8_peak = host.peak_tops("int8") or host.peak_tops("fp32")
     dtype = "int8" if host.peak_tops("int8") else "fp32"
@@ -250,7 +250,7 @@ def test_a_nan_profile_limit_is_an_input_error(tmp_path):
     import yaml
 
     from bench.errors import BenchError
-    from bench.profiles import profile_files
+    from bench.rules.profiles import profile_files
 
     shipped = next(f for f in profile_files() if f.name.startswith("us-2023-10"))
     data = yaml.safe_load(shipped.read_text())
@@ -266,7 +266,7 @@ def _with_cases(run, cases):
     """Extra gemm bf16 cases (value, half-width, warm-up stable) added to a verdict_fixtures run."""
     from verdict_fixtures import gemm_measurement
 
-    from bench.summary import build_summary
+    from bench.analysis.summary import build_summary
 
     for i, (value, half, stable) in enumerate(cases):
         m = gemm_measurement("bf16", value, half, params={})
@@ -313,8 +313,8 @@ def test_acceptance_limit_is_never_negative():
 
 
 def test_saved_verdict_names_run_id_and_digest(tmp_path):
-    from bench.evidence import stale_verdict
-    from bench.signing import sha256_file
+    from bench.evidence.signing import sha256_file
+    from bench.record.verdict_file import stale_verdict
 
     run = h200_run()
     run["run_id"] = "run-42"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import metrics
+from bench.analysis import metrics
 
 
 def _complete(record: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def make_run(device_name: str, gemm: dict[str, tuple[float, float]] | None = Non
 
 
 def with_summary(run: dict[str, Any]) -> dict[str, Any]:
-    """Recompute `summary` from the measurements, as bench/summary.py does."""
+    """Recompute `summary` from the measurements, as bench/analysis/summary.py does."""
     by_dtype = {}
     for m in run["measurements"]:
         if m["suite"] == "gemm":

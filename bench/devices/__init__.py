@@ -2,7 +2,7 @@
 (registry.py: BACKENDS, present, select), and vendors/ (one adapter per vendor library).
 
 The package names below resolve on first use (PEP 562), so importing `bench.devices.vendors` (as
-bench.telemetry does, and through it the data-only commands) does not pull torch in; `from
+bench.devices.telemetry does, and through it the data-only commands) does not pull torch in; `from
 bench.devices import select` still works for callers."""
 
 from __future__ import annotations

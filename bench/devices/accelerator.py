@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import torch
 
 from bench.devices.base import Backend, DeviceInfo
-from bench.timing import Clock, EventClock
+from bench.devices.timing import Clock, EventClock
 
 
 class StreamEvent:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 
 from bench.devices import vendors
-from bench.timing import Clock
+from bench.devices.timing import Clock
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from bench.devices.base import Backend, DeviceInfo
+from bench.devices.timing import Clock, PerfCounterClock
 from bench.devices.vendors import procfs
-from bench.timing import Clock, PerfCounterClock
 
 SYS_CPU = Path("/sys/devices/system/cpu")
 

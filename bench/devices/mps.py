@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from bench.devices.base import Backend, DeviceInfo
-from bench.timing import Clock, EventClock
+from bench.devices.timing import Clock, EventClock
 
 
 class MpsBackend(Backend):

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from bench import audit as audit_module
+from bench.devices import audit as audit_module
 from bench.devices import precision, registry
 from bench.devices.base import Backend
 from bench.devices.vendors import procfs

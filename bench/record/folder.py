@@ -3,7 +3,7 @@
     <run>/run.json                 the run record (bench.record.schema.Run)
     <run>/measurements.csv         one row per measurement, for spreadsheets (derived; never read back)
     <run>/verdict.json             the verdict `bench check` stored (bench.record.schema.Verdict)
-    <run>/signature.dsse.json      the DSSE envelope `bench sign` wrote (read by bench.signing)
+    <run>/signature.dsse.json      the DSSE envelope `bench sign` wrote (read by bench.evidence.signing)
     <run>/units/<label>/run.json   one unit of a multi-unit run, itself a run folder
     <run>/units/<label>/worker.log the worker's output
 

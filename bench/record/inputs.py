@@ -1,6 +1,6 @@
 """The input files accelbench reads, as TypedDicts: suite configs, test plans, device spec files and
-threshold profiles. They mirror the loaders (bench/config.py, bench/plan.py, bench/specs.py,
-bench/profiles.py), which stay the authority on values (known dtypes, sources that must resolve,
+threshold profiles. They mirror the loaders (bench/measure/config.py, bench/lab/plan.py, bench/rules/specs.py,
+bench/rules/profiles.py), which stay the authority on values (known dtypes, sources that must resolve,
 positive sizes); these definitions say which keys exist and of what type, and the JSON Schemas
 under docs/schema/ are generated from them. tests/test_record_schema.py checks that every shipped
 file validates and that the key sets agree with the loaders' tables.
@@ -18,7 +18,7 @@ else:
 # --- suite configs (configs/suites/*.yaml) ---------------------------------------------------------
 
 class TimingConfig(TypedDict, total=False):
-    """bench.policy.TimingPolicy fields; every one optional."""
+    """bench.measure.policy.TimingPolicy fields; every one optional."""
 
     samples: int
     max_samples: int
@@ -145,7 +145,7 @@ class Manifest(TypedDict, total=False):
 
 
 class PlanFile(TypedDict, total=False):
-    """A test plan (bench/plan.py): what a lab fixes before it measures."""
+    """A test plan (bench/lab/plan.py): what a lab fixes before it measures."""
 
     name: Required[str]
     description: str

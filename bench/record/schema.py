@@ -123,7 +123,7 @@ class IdentityGap(TypedDict):
 
 
 class Identity(TypedDict):
-    """bench.identity.collect_identity(); `backend` is absent when only a stand-in serial was added."""
+    """bench.devices.identity.collect_identity(); `backend` is absent when only a stand-in serial was added."""
 
     backend: NotRequired[str]
     sources: list[IdentitySource]
@@ -172,7 +172,7 @@ class TelemetrySourceWindow(TypedDict, total=False):
 
 
 class Telemetry(TypedDict, total=False):
-    """The telemetry window of one measurement (bench.telemetry.summarize_samples / empty_summary).
+    """The telemetry window of one measurement (bench.devices.telemetry.summarize_samples / empty_summary).
     The code writes every key; only `observed` is required so trimmed reference runs still load."""
 
     observed: Required[bool]
@@ -205,7 +205,7 @@ class UncertaintyComponent(TypedDict):
 
 
 class Uncertainty(TypedDict):
-    """bench.uncertainty.apply(): the GUM budget of one measurement."""
+    """bench.analysis.uncertainty.apply(): the GUM budget of one measurement."""
 
     value: float
     u: float
@@ -244,7 +244,7 @@ class TimingRecord(TypedDict):
 
 
 class SampleStats(TypedDict):
-    """bench.stats.summarize() of the per-iteration seconds."""
+    """bench.analysis.stats.summarize() of the per-iteration seconds."""
 
     n: int
     mean: float
@@ -261,7 +261,7 @@ class SampleStats(TypedDict):
 
 
 class PerWatt(TypedDict):
-    """bench.telemetry.throughput_per_watt: throughput per watt of mean or median power."""
+    """bench.devices.telemetry.throughput_per_watt: throughput per watt of mean or median power."""
 
     value: float
     unit: str
@@ -334,7 +334,7 @@ SearchBest = TypedDict("SearchBest", {"shape": GemmShape, "value": "float | None
 
 
 class SearchRecord(TypedDict):
-    """bench.search.SearchRecord.to_dict(), one per dtype under run["searches"]."""
+    """bench.analysis.search.SearchRecord.to_dict(), one per dtype under run["searches"]."""
 
     strategy: str
     budget: dict[str, Any]
@@ -418,14 +418,14 @@ class Counts(TypedDict):
 
 
 class ExcludedCase(TypedDict):
-    """A case that may not set a headline peak (bench.summary.indefensible) and why."""
+    """A case that may not set a headline peak (bench.analysis.summary.indefensible) and why."""
 
     measurement_id: str | None
     reason: str
 
 
 class Summary(TypedDict):
-    """bench.summary.build_summary(): derived only from the stored measurements."""
+    """bench.analysis.summary.build_summary(): derived only from the stored measurements."""
 
     effective_tpp: EffectiveTpp
     gemm_peak: dict[str, Peak]
@@ -472,14 +472,14 @@ class VerdictParameters(TypedDict):
 
 
 class Judged(TypedDict):
-    """What a stored verdict.json judged (bench.evidence.stale_verdict compares it with run.json)."""
+    """What a stored verdict.json judged (bench.record.verdict_file.stale_verdict compares it with run.json)."""
 
     run_id: str | None
     run_json_sha256: str
 
 
 class Verdict(TypedDict):
-    """bench.verdict.Verdict.to_dict(): verdict.json, or run["verdict"] with `parameters`."""
+    """bench.rules.verdict.Verdict.to_dict(): verdict.json, or run["verdict"] with `parameters`."""
 
     verdict: str
     exit_code: int
@@ -505,7 +505,7 @@ class StoredVerdict(Verdict):
 # --- plans, units, ranks -------------------------------------------------------------------------
 
 class Plan(TypedDict):
-    """bench.plan.Plan.record(): what every run.json a plan produced carries under "plan"."""
+    """bench.lab.plan.Plan.record(): what every run.json a plan produced carries under "plan"."""
 
     path: str
     sha256: str
@@ -520,7 +520,7 @@ class Plan(TypedDict):
 
 
 class UnitBlock(TypedDict):
-    """run["unit"] in a unit's own run.json (bench.multiunit.unit_block)."""
+    """run["unit"] in a unit's own run.json (bench.lab.multiunit.unit_block)."""
 
     label: str
     parent_run_id: str
@@ -538,7 +538,7 @@ class Distributed(TypedDict):
 
 
 class Probe(TypedDict):
-    """bench.probe.DeviceProbe.to_dict(): the run's first probe of the device."""
+    """bench.measure.probe.DeviceProbe.to_dict(): the run's first probe of the device."""
 
     per_sample_overhead_s: float
     overhead_max_s: float

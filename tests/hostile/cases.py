@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from bench import signing
+from bench.evidence import signing
 
 # Only the tiniest measurement, so that a case whose refusal is missing costs a second, not minutes.
 TINY = ["--device", "cpu", "--quiet", "--suites", "stream", "--set", "suites.stream.kernels=[triad]",
@@ -228,7 +228,7 @@ def _valid_declared() -> str:
 
 
 def _valid_profile() -> str:
-    from bench.profiles import profile_files
+    from bench.rules.profiles import profile_files
 
     return next(f for f in profile_files() if f.name.startswith("us-2026-01")).read_text()
 

@@ -1,5 +1,5 @@
 """The hostile corpus' shared lab: real run folders built once per session (synthetic runs whose every
-number re-derives, judged by bench.verdict, signed with a lab key), copied fresh for each case."""
+number re-derives, judged by bench.rules.verdict, signed with a lab key), copied fresh for each case."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: run_f
 
 from run_factory import synthetic_run, write_run  # noqa: E402
 
-from bench import signing  # noqa: E402
-from bench.verdict import check_run, save_verdict  # noqa: E402
+from bench.evidence import signing  # noqa: E402
+from bench.rules.verdict import check_run, save_verdict  # noqa: E402
 
 SERIALS = ["HX-0001", "HX-0002", "HX-0003"]
 
@@ -27,9 +27,9 @@ def judged_unit(folder: Path, run_id: str, serial: str | None, speed: float = 1.
 
 
 def multi_unit(folder: Path) -> Path:
-    """A lot record with units/<label>/run.json beside it, written by bench/multiunit.py."""
-    from bench import multiunit
-    from bench.runner import host_record
+    """A lot record with units/<label>/run.json beside it, written by bench/lab/multiunit.py."""
+    from bench.lab import multiunit
+    from bench.measure.runner import host_record
 
     node = multiunit.node_run("hx-multi", ["bench", "run"], {}, None, "node", host_record())
     records = []

@@ -39,8 +39,8 @@ def _refuse_to_measure(*_args, **_kwargs):
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_hostile_case(case, lab, tmp_path, capsys, monkeypatch):
     if case.code == 2:
-        monkeypatch.setattr("bench.runner.Runner.run", _refuse_to_measure)
-        monkeypatch.setattr("bench.node.popen_spawner", _refuse_to_measure)  # one worker process per unit
+        monkeypatch.setattr("bench.measure.runner.Runner.run", _refuse_to_measure)
+        monkeypatch.setattr("bench.lab.node.popen_spawner", _refuse_to_measure)  # one worker process per unit
     argv = case.build(lab, tmp_path)
     capsys.readouterr()
     try:

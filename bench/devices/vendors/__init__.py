@@ -7,7 +7,7 @@ telemetry and process-list reads:
     procfs    the host CPU (/proc, /sys)           every run (the host), and the cpu backend
 
 Reached through the backend: `Backend.vendor_adapter()`, or `for_backend(name)` for a recorded
-device block. bench.identity, bench.audit and bench.telemetry only dispatch here."""
+device block. bench.devices.identity, bench.devices.audit and bench.devices.telemetry only dispatch here."""
 
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ def processes_record(source: str, listed: list[dict[str, Any]] | None, reason: s
     return {"source": source, "available": True, "reason": None, "listed": len(listed), "others": others, "note": note}
 
 
-# -- the configuration audit's record, filled by bench.audit and by each adapter's audit() ---------
+# -- the configuration audit's record, filled by bench.devices.audit and by each adapter's audit() ---------
 def finding(severity: str, code: str, message: str, lowers: bool = False, raises: bool = False) -> dict[str, Any]:
     return {"severity": severity, "code": code, "message": message, "lowers_results": lowers, "raises_results": raises}
 
