@@ -55,9 +55,27 @@ def test_window_summary_from_fake_source():
     assert summary["observed"] and summary["sources"] == ["fake"] and summary["samples"] >= 3
     assert summary["clock_mhz"]["min"] == 1400.0 and summary["clock_mhz"]["max"] == 1600.0
     assert summary["power_w"]["median"] == 200.0 and summary["energy_method"] == "power_integral"
-    assert summary["energy_j"] == pytest.approx(200.0 * summary["duration_s"], rel=0.5)
+    times = [sample["t_s"] for sample in sampler.window_samples("m1")]
+    # a constant 200 W integrates to 200 W times the span the window's samples cover, whatever the clock did
+    assert summary["energy_j"] == pytest.approx(200.0 * (times[-1] - times[0]), rel=1e-12, abs=1e-12)
     assert not summary["throttled"] and source.stopped
     assert sampler.window_samples("m1")[0]["t_s"] <= 0.0
+
+
+def test_energy_from_constructed_samples_is_the_trapezoid_integral():
+    def window(*samples):
+        return [{"source": "fake", **sample} for sample in samples]
+
+    ramp = window({"t_s": 0.0, "power_w": 100.0}, {"t_s": 1.0, "power_w": 200.0}, {"t_s": 3.0, "power_w": 300.0})
+    summary = tm.summarize_samples(ramp, 3.0, ["fake"], [])
+    assert (summary["energy_j"], summary["energy_method"]) == (150.0 + 500.0, "power_integral")
+    single = tm.summarize_samples(window({"t_s": 0.0, "power_w": 250.0}), 0.5, ["fake"], [])
+    assert (single["energy_j"], single["energy_method"]) == (125.0, "single_power_sample")
+    counted = window({"t_s": 0.0, "power_w": 1.0, "energy_j": 10.0}, {"t_s": 1.0, "power_w": 1.0, "energy_j": 17.5})
+    assert tm.summarize_samples(counted, 1.0, ["fake"], [])["energy_j"] == 7.5  # the counter, not the 1 J integral
+    wrapped = window({"t_s": 0.0, "power_w": 4.0, "energy_j": 90.0}, {"t_s": 2.0, "power_w": 4.0, "energy_j": 3.0})
+    wrapped_summary = tm.summarize_samples(wrapped, 2.0, ["fake"], [])
+    assert (wrapped_summary["energy_j"], wrapped_summary["energy_method"]) == (8.0, "power_integral")  # a counter reset
 
 
 def test_energy_counter_preferred_and_throttle_flagged():
@@ -65,7 +83,7 @@ def test_energy_counter_preferred_and_throttle_flagged():
     reasons = itertools.chain([[]], itertools.repeat(["gpu_idle", "sw_power_cap"]))
     values = ({"energy_j": next(counter), "power_w": 250.0, "throttle_reasons": next(reasons)} for _ in itertools.count())
     _, summary = run_window([FakeSource(values=values)])
-    assert summary["energy_method"] == "counter" and summary["energy_j"] > 0
+    assert summary["energy_method"] == "counter" and summary["energy_j"] == 2.0 * (summary["samples"] - 1)
     assert summary["throttled"] and summary["throttle_reasons"] == ["gpu_idle", "sw_power_cap"]
     assert tm.window_warnings(summary) == ["measured while throttled: sw_power_cap"]
 
