@@ -301,6 +301,74 @@ def test_specs_lists_every_part_a_prefix_names(capsys):
     assert "no device 'no-such-gpu'" in capsys.readouterr().err
 
 
+def test_specs_of_one_known_part_in_full(capsys):
+    assert cli.main(["specs", "h100-sxm", "--profile", "us-2026-01"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert captured.err == "" and lines[:4] == [
+        "NVIDIA H100 SXM (h100-sxm) — NVIDIA, hopper; confidence high",
+        "  TPP 15,832.0 (set by fp8_e4m3; the reading every verdict uses)",
+        "  performance density 19.45; applicable die area 814.0 mm²",
+        "  memory 80 GiB at 3,350 GB/s (datasheet peak, all stacks); interconnect NVLink 4 900 GB/s bidirectional; "
+        "datacenter: True"]
+    assert lines[4] == "  dense peaks (1e12 op/s):" and len(lines[5:13]) == len(DB.get("h100-sxm").peaks)
+    assert "    bf16          989.50 (matrix) -> TPP 15,832   [h100-ds]" in lines[5:13]
+    assert lines[13:15] == [
+        "  derived: 132 units x 1830 MHz (hopper) -> TPP 15,831",
+        "  us-2026-01: within the numeric case-by-case limits (TPP < 21,000 and total DRAM bandwidth < 6,500 GB/s); "
+        "the policy applies only to licensable exports from the US [case-by-case]"]
+    assert lines[15] == "  sources:" and [line.split(":")[0].strip() for line in lines[16:]] == [
+        "h100-ds", "kelly", "hopper-wp", "nvlink4"]  # only the sources something above cites
+    assert not any("also starting with" in line for line in lines)
+
+
+def test_specs_of_one_part_names_the_longer_ids_it_starts(capsys):
+    assert cli.main(["specs", "a100-sxm", "--profile", "us-2026-01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("NVIDIA A100") and "(a100-sxm)" in lines[0]
+    assert lines[-1] == "  also starting with 'a100-sxm': a100-sxm-40gb"
+
+
+def test_specs_json_of_one_part(capsys):
+    assert cli.main(["specs", "h100-sxm", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"devices", "profiles"}  # one part named exactly: no query block
+    assert doc["profiles"] == [p.id for p in profiles.list_profiles()]
+    (device,) = doc["devices"]
+    assert (device["id"], device["tpp"], device["tpp_dtype"]) == ("h100-sxm", 15832.0, "fp8_e4m3")
+    assert set(device["classification"]) == set(doc["profiles"])
+    assert device["derived"]["tpp"] == pytest.approx(15831, abs=0.5) and device["derived"]["units"] == 132
+    assert cli.main(["specs", "h100-sxm", "--json", "--profile", "us-2026-01"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["profiles"] == ["us-2026-01"] and doc["devices"][0]["classification"]["us-2026-01"]["short"] == \
+        "case-by-case"
+
+
+def test_specs_of_an_ambiguous_name_lists_the_candidates_in_a_table(capsys):
+    assert cli.main(["specs", "H100", "--profile", "us-2026-01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "3 parts match 'H100'; `bench specs ID` shows one in full."
+    rows = [line.split()[0] for line in lines[3:6]]
+    assert rows == ["h100-sxm", "h100-pcie", "h100-nvl"] and lines[6].startswith("TPP = dense peak TOPS")
+    assert all(line.rstrip().endswith("case-by-case") for line in lines[3:6])
+
+
+def test_specs_of_an_unknown_or_misspelt_part_or_profile_is_exit_2_with_one_line(capsys):
+    known = ", ".join(s.id for s in DB.devices)
+    assert cli.main(["specs", "no-such-gpu"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        f"bench specs: error: no device 'no-such-gpu' in the specification database; known: {known}\n")
+    assert cli.main(["specs", "h10-sxm"]) == 2
+    assert capsys.readouterr().err == (
+        "bench specs: error: no device 'h10-sxm' in the specification database; did you mean h100-sxm, h200-sxm, "
+        f"a100-sxm, a100-sxm-40gb? known: {known}\n")
+    assert cli.main(["specs", "h100-sxm", "--profile", "nope"]) == 2
+    profile_ids = ", ".join(p.id for p in profiles.list_profiles())
+    assert capsys.readouterr().err == (
+        f"bench specs: error: no profile 'nope'; known: {profile_ids} (or pass a file path)\n")
+
+
 def test_specs_detail_shows_estimates_readings_and_what_would_change(capsys):
     assert cli.main(["specs", "ascend-910", "--profile", "us-2023-10"]) == 0
     out = capsys.readouterr().out
