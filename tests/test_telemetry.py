@@ -20,6 +20,7 @@ class FakeSource:
         self.values = values or itertools.repeat({"clock_mhz": 1500.0, "power_w": 300.0})
         self.fail_start, self.fail_read = fail_start, fail_read
         self.stopped = False
+        self.reads = 0
 
     def start(self):
         if self.fail_start:
@@ -28,6 +29,7 @@ class FakeSource:
     def read(self):
         if self.fail_read:
             raise self.fail_read
+        self.reads += 1
         return dict(next(self.values))
 
     def stop(self):
@@ -47,12 +49,26 @@ def test_decode_nvml_reasons_including_unknown_bits():
     assert tm.decode_nvml_reasons(0x1 | 0x400) == ["gpu_idle", "unknown_0x400"]
 
 
+def window_of_reads(source, thread_reads=2, window_id="m1"):
+    """A window that lasts until the sampler thread has read `source` `thread_reads` times inside it
+    (beside the two edge reads), however slow this host is, so its sample count is known."""
+    with tm.TelemetrySampler([source], interval_s=FAST) as sampler:
+        with sampler.window(window_id):
+            wanted = source.reads + thread_reads
+            for _ in range(2000):  # a guard against a dead sampler thread, not a timed assertion
+                if source.reads >= wanted:
+                    break
+                time.sleep(FAST)
+    return sampler, sampler.summary(window_id)
+
+
 def test_window_summary_from_fake_source():
     clocks = itertools.cycle([{"clock_mhz": c, "power_w": 200.0} for c in (1400.0, 1500.0, 1600.0)])
     source = FakeSource(values=clocks)
-    sampler, summary = run_window([source])
+    sampler, summary = window_of_reads(source)
     json.dumps(summary)
-    assert summary["observed"] and summary["sources"] == ["fake"] and summary["samples"] >= 3
+    assert summary["observed"] and summary["sources"] == ["fake"] and summary["samples"] >= 4
+    assert summary["samples"] == len(sampler.window_samples("m1"))
     assert summary["clock_mhz"]["min"] == 1400.0 and summary["clock_mhz"]["max"] == 1600.0
     assert summary["power_w"]["median"] == 200.0 and summary["energy_method"] == "power_integral"
     times = [sample["t_s"] for sample in sampler.window_samples("m1")]
@@ -60,6 +76,18 @@ def test_window_summary_from_fake_source():
     assert summary["energy_j"] == pytest.approx(200.0 * (times[-1] - times[0]), rel=1e-12, abs=1e-12)
     assert not summary["throttled"] and source.stopped
     assert sampler.window_samples("m1")[0]["t_s"] <= 0.0
+
+
+def test_a_window_shorter_than_the_interval_keeps_both_edge_samples():
+    powers = iter([{"power_w": 100.0}, {"power_w": 300.0}])
+    source = FakeSource(values=powers)
+    with tm.TelemetrySampler([source], interval_s=600.0) as sampler:  # the thread never reads in the window
+        with sampler.window("short"):
+            pass
+    samples, summary = sampler.window_samples("short"), sampler.summary("short")
+    assert [s["power_w"] for s in samples] == [100.0, 300.0] and summary["samples"] == 2
+    assert summary["energy_method"] == "power_integral"
+    assert summary["energy_j"] == pytest.approx(200.0 * (samples[1]["t_s"] - samples[0]["t_s"]), rel=1e-12, abs=1e-12)
 
 
 def test_energy_from_constructed_samples_is_the_trapezoid_integral():

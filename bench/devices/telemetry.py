@@ -139,10 +139,9 @@ class TelemetrySampler:
         try:
             yield
         finally:
-            end = time.perf_counter()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # before the end is taken, so the window keeps this sample
                 self.sample_now()
-            self.windows[window_id] = (start, end)
+            self.windows[window_id] = (start, time.perf_counter())
 
     # -- results -----------------------------------------------------------------------------------
     def window_samples(self, window_id: str) -> list[dict[str, Any]]:
