@@ -47,7 +47,7 @@ def test_keygen_refuses_a_git_work_tree_unless_allowed(tmp_path, capsys):
 
 def test_keys_are_git_ignored_in_this_repository():
     if not (ROOT / ".git").exists():
-        return
+        pytest.skip("not a git checkout: nothing to check the ignore rule against")
     result = subprocess.run(["git", "check-ignore", "-q", "keys/lab.key"], cwd=ROOT, timeout=30)
     assert result.returncode == 0
 
