@@ -7,6 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 from report_fixtures import cpu_run, write
 
 from bench.cli import main
