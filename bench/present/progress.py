@@ -1,9 +1,9 @@
 """Progress of a run, implementing bench.measure.runner.Observer: one count and one ETA for the whole run.
 
-A run measures its fixed cases first, then the GEMM extras that depend on them: the guided peak
-search (at most `max_trials` trials or `max_seconds` per dtype), the data patterns and the perturbed
+A run measures its fixed cases first, then the extras (follow-ups) that depend on them, e.g. GEMM's guided
+peak search (at most `max_trials` trials or `max_seconds` per dtype), data patterns and perturbed
 variants. The runner only learns how many extras there are as it goes, so `RunProgress` bounds them
-from the suite config and counts `[35/≤58]` with the phase named ("peak search fp32 trial 2/≤24"),
+by what each suite declares from its config (Suite.followup_bound) and counts `[35/≤58]` with the phase named ("peak search fp32 trial 2/≤24"),
 never `[35/35]`, `[36/36]`.
 
 `make_observer` picks the display: nothing for --quiet/--json, a rich live panel when the stream is
@@ -12,43 +12,23 @@ a terminal (rich is imported only then), else one plain line per case (logs, CI,
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import sys
 import time
 from typing import Any, Callable, Mapping, TextIO
 
-from bench.kernels.base import Case
+from bench.kernels.base import Case, FollowupBound
+from bench.kernels.registry import SUITES
 from bench.measure.observers import QuietObserver
 
 # --- the count -------------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class ExtrasBudget:
-    """At most how many extra GEMM cases one dtype adds after the fixed cases, and the search's time cap."""
-
-    search_trials: int = 0
-    search_seconds: float = 0.0
-    others: int = 0  # data patterns, perturbed variants, fp8 fast accumulation
-    search_confirm: int = 0  # the search's best trial measured again with the suite's timing
-
-    @property
-    def cases(self) -> int:
-        return self.search_trials + self.search_confirm + self.others
-
-
-def extras_budget(config: Mapping[str, Any] | None) -> dict[str, ExtrasBudget]:
-    """dtype -> its bound, read from the suite config as the GEMM follow-ups use it (kernels/gemm_followups.py)."""
-    gemm = ((config or {}).get("suites") or {}).get("gemm") or {}
-    search, perturbation = gemm.get("search") or {}, gemm.get("perturbation") or {}
-    patterns = [p for p in gemm.get("data_patterns") or ["normal"] if p != "normal"]
-    budget = ExtrasBudget(
-        search_trials=int(search.get("max_trials") or 0) if search.get("enabled") else 0,
-        search_confirm=1 if search.get("enabled") else 0,
-        search_seconds=float(search.get("max_seconds") or 0.0) if search.get("enabled") else 0.0,
-        others=len(patterns) + ((int(perturbation.get("variants") or 0) + 2) if perturbation.get("enabled") else 0))
-    fp8_budget = dataclasses.replace(budget, others=budget.others + 1)  # fp8 fast accumulation beside the default
-    return ({dtype: fp8_budget if dtype.startswith("fp8") else budget for dtype in gemm.get("dtypes") or []}
-            if budget.cases or any(d.startswith("fp8") for d in gemm.get("dtypes") or []) else {})
+def extras_budget(config: Mapping[str, Any] | None) -> dict[str, FollowupBound]:
+    """dtype -> its bound, as each configured suite declares it (Suite.followup_bound, kernels/registry.py)."""
+    budget: dict[str, FollowupBound] = {}
+    for name, suite_config in ((config or {}).get("suites") or {}).items():
+        if name in SUITES:
+            budget.update(SUITES[name].followup_bound(suite_config or {}))
+    return budget
 
 
 def phase_of(case: Case) -> str:
@@ -88,7 +68,9 @@ class RunProgress:
         self.fixed_seconds = 0.0
         self.extras_done: dict[tuple[str, str], int] = {}  # (phase, dtype) -> cases started
         self.closed: set[tuple[str, str]] = set()  # (phase, dtype) that can add no more cases
-        self.measured_dtypes: set[str] = set()  # GEMM dtypes with a usable fixed-shape measurement
+        self.followup_suites = {name for name, body in ((config or {}).get("suites") or {}).items()
+                                if name in SUITES and SUITES[name].followup_bound(body or {})}
+        self.measured_dtypes: set[str] = set()  # dtypes with a usable fixed measurement of a suite with extras
         self.phase = "fixed"
         self.case: Case | None = None
         self._case_started = 0.0
@@ -116,14 +98,14 @@ class RunProgress:
             return
         self.fixed_done += 1
         self.fixed_seconds += self.clock() - self._case_started
-        if case.suite == "gemm" and measured_ok:
+        if case.suite in self.followup_suites and measured_ok:
             self.measured_dtypes.add(case.dtype)
         if self.fixed_done >= self.fixed_total:  # patterns and variants need a measured best shape
             self.closed.update(("variants", d) for d in self.budget if d not in self.measured_dtypes)
 
     # -- figures --
     def _bound(self, phase: str, dtype: str) -> int:
-        budget = self.budget.get(dtype, ExtrasBudget())
+        budget = self.budget.get(dtype, FollowupBound())
         return budget.search_trials + budget.search_confirm if phase == "search" else budget.others
 
     def _left(self, key: tuple[str, str]) -> int:
@@ -163,7 +145,7 @@ class RunProgress:
         left = max(self.fixed_total - self.fixed_done, 0) * per_case
         for phase, dtype in self._order():
             cases = self._left((phase, dtype)) * per_case
-            cap = self.budget.get(dtype, ExtrasBudget()).search_seconds
+            cap = self.budget.get(dtype, FollowupBound()).search_seconds
             left += min(cases, cap) if phase == "search" and cap else cases
         return left
 
@@ -181,7 +163,7 @@ class RunProgress:
         done = self.extras_done.get((self.phase, case.dtype), 0)
         bound = self._bound(self.phase, case.dtype)
         if self.phase == "search":
-            budget = self.budget.get(case.dtype, ExtrasBudget())
+            budget = self.budget.get(case.dtype, FollowupBound())
             cap = f" (≤{budget.search_seconds:.0f} s)" if budget.search_seconds else ""
             if "search_confirm" in case.params_dict:
                 return f"peak search {case.dtype}: best trial confirmed"
