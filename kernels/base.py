@@ -200,6 +200,9 @@ class FollowupContext(Protocol):
         """Store a peak-search record (bench.analysis.search) under run["searches"][name] and flush the run."""
 
 
+FIXED, SEARCH, VARIANTS = "fixed", "search", "variants"  # the phases of a run, as progress counts them
+
+
 @dataclasses.dataclass(frozen=True)
 class FollowupBound:
     """At most how many follow-up cases a suite adds for one dtype, by phase (bench.present.progress
@@ -231,6 +234,11 @@ def no_followup_bound(config: Mapping[str, Any]) -> dict[str, FollowupBound]:
     return {}
 
 
+def fixed_phase(case: Case) -> str:
+    """The default phase of a case: FIXED (a follow-up the bound does not count is counted as found)."""
+    return FIXED
+
+
 @dataclasses.dataclass(frozen=True)
 class Suite:
     """One registry entry (kernels/registry.py). The runner measures every suite's `cases` first, in
@@ -239,7 +247,8 @@ class Suite:
     The suite owns its config: `config_schema` (key -> nested schema, Bounded or (check, text) rule;
     bench/measure/config_schema.py has the leaves), the `defaults` merged under the file's keys, and the
     `required` keys. `followup_bound(config)` says per dtype at most how many follow-ups may come, for
-    the progress count; `config` there may be hand-built, without the defaults."""
+    the progress count (`config` there may be hand-built, without the defaults), and `phase(case)` which
+    of the bound's phases a case is in: FIXED, SEARCH or VARIANTS."""
 
     cases: CasesFunction
     make_kernel: KernelFactory
@@ -248,3 +257,4 @@ class Suite:
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     required: tuple[str, ...] = ()
     followup_bound: FollowupBounds = no_followup_bound
+    phase: Callable[[Case], str] = fixed_phase

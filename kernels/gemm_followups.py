@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from bench.analysis import antidetect, metrics
 from bench.analysis import search as peak_search
-from bench.kernels.base import Case, FollowupBound, FollowupContext
+from bench.kernels.base import FIXED, SEARCH, VARIANTS, Case, FollowupBound, FollowupContext
 from bench.kernels.gemm import DEFAULTS, case_for, input_itemsize, shape_alignment
 
 MIN_SEARCH_SHARE = 0.15  # of search.max_seconds, for a dtype far below the TPP-setting one
@@ -56,6 +56,17 @@ def followup_bound(gemm: Mapping[str, Any]) -> dict[str, FollowupBound]:
     if not bound.cases and not any(d.startswith("fp8") for d in dtypes):
         return {}
     return {dtype: fp8_bound if dtype.startswith("fp8") else bound for dtype in dtypes}
+
+
+def phase(case: Case) -> str:
+    """SEARCH (trials and the confirming re-measurement), VARIANTS (patterns, perturbed shapes, fp8 fast
+    accumulation) or FIXED, from the case's params."""
+    params = case.params_dict
+    if "search_trial" in params or "search_confirm" in params:
+        return SEARCH
+    if "variant" in params or "fast_accum" in params or params.get("input_distribution", "normal") != "normal":
+        return VARIANTS
+    return FIXED
 
 
 def standard(measurements: list[dict[str, Any]], dtype: str) -> list[dict[str, Any]]:

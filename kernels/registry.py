@@ -10,7 +10,8 @@ from bench.kernels.base import Suite
 
 SUITES: dict[str, Suite] = {
     "gemm": Suite(gemm.cases, gemm.make_kernel, followups=gemm_followups.followups, config_schema=gemm.CONFIG_SCHEMA,
-                  defaults=gemm.DEFAULTS, required=gemm.REQUIRED, followup_bound=gemm_followups.followup_bound),
+                  defaults=gemm.DEFAULTS, required=gemm.REQUIRED, followup_bound=gemm_followups.followup_bound,
+                  phase=gemm_followups.phase),
     "attention": Suite(attention.cases, attention.make_kernel, config_schema=attention.CONFIG_SCHEMA,
                        defaults=attention.DEFAULTS, required=attention.REQUIRED),
     "stream": Suite(stream.cases, stream.make_kernel, config_schema=stream.CONFIG_SCHEMA, defaults=stream.DEFAULTS,

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Callable, Mapping, TextIO
 
-from bench.kernels.base import Case, FollowupBound
+from bench.kernels.base import FIXED, SEARCH, VARIANTS, Case, FollowupBound
 from bench.kernels.registry import SUITES
 from bench.measure.observers import QuietObserver
 
@@ -32,13 +32,9 @@ def extras_budget(config: Mapping[str, Any] | None) -> dict[str, FollowupBound]:
 
 
 def phase_of(case: Case) -> str:
-    """"fixed", "search" or "variants" (data patterns and perturbed shapes), from the case's params."""
-    params = case.params_dict
-    if "search_trial" in params or "search_confirm" in params:
-        return "search"
-    if "variant" in params or "fast_accum" in params or params.get("input_distribution", "normal") != "normal":
-        return "variants"
-    return "fixed"
+    """"fixed", "search" or "variants", as the case's suite declares it (Suite.phase)."""
+    suite = SUITES.get(case.suite)
+    return suite.phase(case) if suite else FIXED
 
 
 def _clock_text(seconds: float | None) -> str:
@@ -56,7 +52,7 @@ class RunProgress:
     later (phase, dtype) starts, the earlier ones are over and their unused budget is dropped.
     `clock` is a seam (tests pass a fake); only case starts and ends are timed."""
 
-    PHASES = ("search", "variants")
+    PHASES = (SEARCH, VARIANTS)
 
     def __init__(self, config: Mapping[str, Any] | None = None, clock: Callable[[], float] = time.monotonic):
         self.budget = extras_budget(config)
@@ -71,7 +67,7 @@ class RunProgress:
         self.followup_suites = {name for name, body in ((config or {}).get("suites") or {}).items()
                                 if name in SUITES and SUITES[name].followup_bound(body or {})}
         self.measured_dtypes: set[str] = set()  # dtypes with a usable fixed measurement of a suite with extras
-        self.phase = "fixed"
+        self.phase = FIXED
         self.case: Case | None = None
         self._case_started = 0.0
         self._running = False
@@ -84,7 +80,7 @@ class RunProgress:
     def started(self, case: Case, number: int, total: int) -> None:
         self.case, self._case_started, self._running = case, self.clock(), True
         self.phase = phase_of(case)
-        if self.phase == "fixed":
+        if self.phase == FIXED:
             self.fixed_total, self.fixed_number = max(self.fixed_total, total), number
             return
         key = (self.phase, case.dtype)
@@ -94,19 +90,19 @@ class RunProgress:
 
     def ended(self, case: Case, measured_ok: bool) -> None:
         self._running = False
-        if phase_of(case) != "fixed":
+        if phase_of(case) != FIXED:
             return
         self.fixed_done += 1
         self.fixed_seconds += self.clock() - self._case_started
         if case.suite in self.followup_suites and measured_ok:
             self.measured_dtypes.add(case.dtype)
         if self.fixed_done >= self.fixed_total:  # patterns and variants need a measured best shape
-            self.closed.update(("variants", d) for d in self.budget if d not in self.measured_dtypes)
+            self.closed.update((VARIANTS, d) for d in self.budget if d not in self.measured_dtypes)
 
     # -- figures --
     def _bound(self, phase: str, dtype: str) -> int:
         budget = self.budget.get(dtype, FollowupBound())
-        return budget.search_trials + budget.search_confirm if phase == "search" else budget.others
+        return budget.search_trials + budget.search_confirm if phase == SEARCH else budget.others
 
     def _left(self, key: tuple[str, str]) -> int:
         """Cases (phase, dtype) may still add."""
@@ -115,7 +111,7 @@ class RunProgress:
     @property
     def number(self) -> int:
         """The case now running (or the last one ended), counted over the whole run."""
-        if self.phase == "fixed":
+        if self.phase == FIXED:
             return self.fixed_number
         return self.fixed_total + sum(self.extras_done.values())
 
@@ -146,7 +142,7 @@ class RunProgress:
         for phase, dtype in self._order():
             cases = self._left((phase, dtype)) * per_case
             cap = self.budget.get(dtype, FollowupBound()).search_seconds
-            left += min(cases, cap) if phase == "search" and cap else cases
+            left += min(cases, cap) if phase == SEARCH and cap else cases
         return left
 
     def elapsed_s(self) -> float:
@@ -158,11 +154,11 @@ class RunProgress:
 
     def phase_text(self) -> str:
         case = self.case
-        if case is None or self.phase == "fixed":
+        if case is None or self.phase == FIXED:
             return "fixed cases"
         done = self.extras_done.get((self.phase, case.dtype), 0)
         bound = self._bound(self.phase, case.dtype)
-        if self.phase == "search":
+        if self.phase == SEARCH:
             budget = self.budget.get(case.dtype, FollowupBound())
             cap = f" (≤{budget.search_seconds:.0f} s)" if budget.search_seconds else ""
             if "search_confirm" in case.params_dict:
@@ -185,7 +181,7 @@ class LineObserver:
 
     def case_started(self, case: Case, number: int, total: int) -> None:
         self.progress.started(case, number, total)
-        where = "" if self.progress.phase == "fixed" else f" {self.progress.phase_text()}"
+        where = "" if self.progress.phase == FIXED else f" {self.progress.phase_text()}"
         eta = self.progress.eta_s()
         self.current = (f"[{self.progress.counter()}{where}" + (f" · ETA {_clock_text(eta)}" if eta is not None else "")
                         + f"] {case.id}")
