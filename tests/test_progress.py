@@ -69,6 +69,8 @@ def test_the_bound_is_what_each_configured_suite_declares(monkeypatch):
                 followup_bound=lambda config: {"int8": FollowupBound(others=config["extra"])},
                 phase=lambda case: VARIANTS if case.params else FIXED)
     monkeypatch.setitem(registry.SUITES, "toy", toy)
+    monkeypatch.setitem(registry.SUITES, "toy2", toy)
+    assert extras_budget({"suites": {"toy": {"extra": 2}, "toy2": {"extra": 3}}}) == {"int8": FollowupBound(others=5)}
     config = {"suites": {"toy": {"extra": 2}, "not_registered": {}}}
     assert extras_budget(config) == {"int8": FollowupBound(others=2)}
     progress = RunProgress(config, FakeClock())

@@ -2,9 +2,9 @@
 
 A run measures its fixed cases first, then the extras (follow-ups) that depend on them, e.g. GEMM's guided
 peak search (at most `max_trials` trials or `max_seconds` per dtype), data patterns and perturbed
-variants. The runner only learns how many extras there are as it goes, so `RunProgress` bounds them
-by what each suite declares from its config (Suite.followup_bound) and counts `[35/≤58]` with the phase named ("peak search fp32 trial 2/≤24"),
-never `[35/35]`, `[36/36]`.
+variants. The runner only learns how many extras there are as it goes, so `RunProgress` bounds them by
+what each suite declares from its config (Suite.followup_bound, Suite.phase) and counts `[35/≤58]` with
+the phase named ("peak search fp32 trial 2/≤24"), never `[35/35]`, `[36/36]`.
 
 `make_observer` picks the display: nothing for --quiet/--json, a rich live panel when the stream is
 a terminal (rich is imported only then), else one plain line per case (logs, CI, pipes)."""
@@ -23,12 +23,18 @@ from bench.measure.observers import QuietObserver
 # --- the count -------------------------------------------------------------------------------
 
 def extras_budget(config: Mapping[str, Any] | None) -> dict[str, FollowupBound]:
-    """dtype -> its bound, as each configured suite declares it (Suite.followup_bound, kernels/registry.py)."""
+    """dtype -> its bound, as each configured suite declares it (Suite.followup_bound, kernels/registry.py);
+    a dtype that several suites bound gets the sum."""
     budget: dict[str, FollowupBound] = {}
     for name, suite_config in ((config or {}).get("suites") or {}).items():
-        if name in SUITES:
-            budget.update(SUITES[name].followup_bound(suite_config or {}))
+        for dtype, bound in (SUITES[name].followup_bound(suite_config or {}) if name in SUITES else {}).items():
+            budget[dtype] = _sum(budget[dtype], bound) if dtype in budget else bound
     return budget
+
+
+def _sum(a: FollowupBound, b: FollowupBound) -> FollowupBound:
+    return FollowupBound(a.search_trials + b.search_trials, a.search_seconds + b.search_seconds,
+                         a.others + b.others, a.search_confirm + b.search_confirm)
 
 
 def phase_of(case: Case) -> str:
