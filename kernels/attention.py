@@ -18,6 +18,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from bench.analysis import metrics
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.measure.config_schema import DIM_MAX, TIMING_SCHEMA, Schema, list_from, list_of, seconds
 from bench.measure.probe import DeviceProbe
 
 BACKEND_PRIORITY = (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
@@ -25,6 +26,26 @@ BACKEND_PRIORITY = (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
 # Absolute error allowed against an fp64 reference; outputs are convex mixes of N(0,1) values.
 TOLERANCE = {"fp32": 2e-4, "bf16": 3e-2, "fp16": 5e-3}
 CHECKED_HEADS = 2  # (batch, head) pairs checked against the fp64 math reference
+DTYPES = ("fp32", "bf16", "fp16")
+SHAPE_KEYS = {"batch", "heads", "seq_len", "head_dim"}
+
+
+def is_shape(value: Any) -> bool:
+    """{batch, heads, seq_len, head_dim}, each an integer in [1, DIM_MAX]."""
+    return isinstance(value, dict) and set(value) == SHAPE_KEYS and all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= DIM_MAX for v in value.values())
+
+
+# The suite's config (declared on its registry Suite; bench/measure/config.py validates it).
+CONFIG_SCHEMA: Schema = {
+    "dtypes": list_from(DTYPES, "dtypes"),
+    "causal": (list_of(lambda v: isinstance(v, bool)), "a list of true/false"),
+    "shapes": (list_of(is_shape), f"a list of {{batch, heads, seq_len, head_dim}} integers in [1, {DIM_MAX:,}]"),
+    "max_iteration_s": seconds(),
+    "timing": TIMING_SCHEMA,
+}
+DEFAULTS: dict[str, Any] = {"causal": [False, True], "max_iteration_s": 2.0, "timing": {}}
+REQUIRED = ("dtypes", "shapes")
 
 
 def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:

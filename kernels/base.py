@@ -200,20 +200,61 @@ class FollowupContext(Protocol):
         """Store a peak-search record (bench.analysis.search) under run["searches"][name] and flush the run."""
 
 
+FIXED, SEARCH, VARIANTS = "fixed", "search", "variants"  # the phases of a run, as progress counts them
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowupBound:
+    """At most how many follow-up cases a suite adds for one dtype, by phase (bench.present.progress
+    counts them and bounds its ETA): the search's trials (and its time cap), the search's best trial
+    measured again with the suite's timing, and the other variants (patterns, perturbed shapes, ...)."""
+
+    search_trials: int = 0
+    search_seconds: float = 0.0
+    others: int = 0
+    search_confirm: int = 0
+
+    @property
+    def cases(self) -> int:
+        return self.search_trials + self.search_confirm + self.others
+
+
 CasesFunction = Callable[[dict[str, Any], DeviceInfo, DeviceProbe | None], Iterable[Case | Skip]]
 KernelFactory = Callable[..., Kernel]  # (case, backend, seed=0) -> Kernel
 Followups = Callable[[FollowupContext], None]
+FollowupBounds = Callable[[Mapping[str, Any]], dict[str, FollowupBound]]  # suite config -> dtype -> bound
 
 
 def no_followups(context: FollowupContext) -> None:
     """The default: a suite whose cases are all known before the run."""
 
 
+def no_followup_bound(config: Mapping[str, Any]) -> dict[str, FollowupBound]:
+    """The default: no follow-ups, so none to count."""
+    return {}
+
+
+def fixed_phase(case: Case) -> str:
+    """The default phase of a case: FIXED (a follow-up the bound does not count is counted as found)."""
+    return FIXED
+
+
 @dataclasses.dataclass(frozen=True)
 class Suite:
     """One registry entry (kernels/registry.py). The runner measures every suite's `cases` first, in
-    config order, then calls each suite's `followups` with the run so far, in the same order."""
+    config order, then calls each suite's `followups` with the run so far, in the same order.
+
+    The suite owns its config: `config_schema` (key -> nested schema, Bounded or (check, text) rule;
+    bench/measure/config_schema.py has the leaves), the `defaults` merged under the file's keys, and the
+    `required` keys. `followup_bound(config)` says per dtype at most how many follow-ups may come, for
+    the progress count (`config` there may be hand-built, without the defaults), and `phase(case)` which
+    of the bound's phases a case is in: FIXED, SEARCH or VARIANTS."""
 
     cases: CasesFunction
     make_kernel: KernelFactory
     followups: Followups = no_followups
+    config_schema: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    followup_bound: FollowupBounds = no_followup_bound
+    phase: Callable[[Case], str] = fixed_phase

@@ -20,7 +20,19 @@ import torch
 from bench.analysis import metrics
 from bench.devices import precision
 from bench.devices.base import Backend, DeviceInfo
-from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.kernels.base import INPUT_DISTRIBUTIONS, TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.measure.config_schema import (
+    BOOL,
+    DIM_MAX,
+    LIST_MAX,
+    TIMING_SCHEMA,
+    Bounded,
+    Schema,
+    count,
+    fraction,
+    list_from,
+    seconds,
+)
 from bench.measure.probe import DeviceProbe
 
 # (relative error allowed on |C|, error allowed relative to sum_k |A_ik * B_kj|) per dtype.
@@ -59,6 +71,49 @@ def case_for(dtype: str, shape: tuple[int, int, int] | list[int], **params: Any)
     """One GEMM case; params (e.g. input_distribution, variant, seed, search_trial) become part of its id."""
     m, n, k = shape
     return Case("gemm", "matmul", dtype, (("m", int(m)), ("n", int(n)), ("k", int(k))), tuple(params.items()))
+
+
+# -- the suite's config (declared on its registry Suite; bench/measure/config.py validates it) --------
+SEARCH_SCHEMA: Schema = {  # bench/analysis/search.py: guided peak search per dtype
+    "enabled": BOOL,
+    "max_trials": count(),
+    "max_seconds": seconds(),
+    "patience": count(),
+    "min_improvement": fraction(0.0, 10.0),
+    "tile": Bounded(1, 2**16, integer=True),
+    "min_size": Bounded(1, DIM_MAX, integer=True),
+    "max_size": Bounded(1, DIM_MAX, integer=True),
+    "max_candidates": count(LIST_MAX),
+    "start_sizes": Bounded(1, DIM_MAX, integer=True, each=True),
+    "trial_timing": TIMING_SCHEMA,  # shorter timing for screening trials; the best is confirmed with the suite's
+}
+PERTURBATION_SCHEMA: Schema = {  # bench/analysis/antidetect.py: off-grid shapes and other seeds
+    "enabled": BOOL,
+    "variants": count(1000),
+    "min_offset": fraction(1e-9),
+    "max_offset": fraction(1e-9),
+    "flag_margin": fraction(0.0, 10.0),
+}
+CONFIG_SCHEMA: Schema = {
+    "dtypes": list_from(tuple(TORCH_DTYPES), "dtypes"),
+    "shapes": Bounded(1, DIM_MAX, integer=True, each=True, width=3),
+    "max_iteration_s": seconds(),
+    "search": SEARCH_SCHEMA,
+    "data_patterns": list_from(INPUT_DISTRIBUTIONS),
+    "low_entropy_flag": fraction(0.0, 10.0),  # flag zeros/ones faster than normal by more
+    "perturbation": PERTURBATION_SCHEMA,
+    "timing": TIMING_SCHEMA,
+}
+DEFAULTS: dict[str, Any] = {
+    "max_iteration_s": 2.0, "timing": {},
+    "search": {"enabled": False, "max_trials": 24, "max_seconds": 120.0, "patience": 8,
+               "min_improvement": 0.01, "max_candidates": 8,
+               "trial_timing": {"warmup_min_s": 0.02, "warmup_max_s": 0.3, "samples": 3, "max_samples": 6,
+                                "target_rel_ci": 0.03, "max_measure_s": 0.3}},
+    "data_patterns": ["normal"], "low_entropy_flag": 0.10,
+    "perturbation": {"enabled": False, "variants": 3, "min_offset": 0.03, "max_offset": 0.07, "flag_margin": 0.15},
+}
+REQUIRED = ("dtypes", "shapes")
 
 
 def cases(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> Iterable[Case]:

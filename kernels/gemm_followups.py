@@ -7,15 +7,15 @@ perturbation.enabled). The runner calls `followups(context)` once all fixed case
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from typing import Any, Mapping
 
 from bench.analysis import antidetect, metrics
 from bench.analysis import search as peak_search
-from bench.kernels.base import Case, FollowupContext
-from bench.kernels.gemm import case_for, input_itemsize, shape_alignment
-from bench.measure.config import SUITE_DEFAULTS
+from bench.kernels.base import FIXED, SEARCH, VARIANTS, Case, FollowupBound, FollowupContext
+from bench.kernels.gemm import DEFAULTS, case_for, input_itemsize, shape_alignment
 
 MIN_SEARCH_SHARE = 0.15  # of search.max_seconds, for a dtype far below the TPP-setting one
 Shape = tuple[int, int, int]
@@ -41,6 +41,34 @@ def followups(context: FollowupContext) -> None:
             perturbed(context, dtype, best)
 
 
+def followup_bound(gemm: Mapping[str, Any]) -> dict[str, FollowupBound]:
+    """dtype -> at most how many cases `followups` adds for it (none when it adds none to any dtype).
+    `gemm` may be hand-built, without the validated defaults: what it lacks is off."""
+    search, perturbation = gemm.get("search") or {}, gemm.get("perturbation") or {}
+    patterns = [p for p in gemm.get("data_patterns") or ["normal"] if p != "normal"]
+    bound = FollowupBound(
+        search_trials=int(search.get("max_trials") or 0) if search.get("enabled") else 0,
+        search_confirm=1 if search.get("enabled") else 0,
+        search_seconds=float(search.get("max_seconds") or 0.0) if search.get("enabled") else 0.0,
+        others=len(patterns) + ((int(perturbation.get("variants") or 0) + 2) if perturbation.get("enabled") else 0))
+    fp8_bound = dataclasses.replace(bound, others=bound.others + 1)  # fp8 fast accumulation beside the default
+    dtypes = gemm.get("dtypes") or []
+    if not bound.cases and not any(d.startswith("fp8") for d in dtypes):
+        return {}
+    return {dtype: fp8_bound if dtype.startswith("fp8") else bound for dtype in dtypes}
+
+
+def phase(case: Case) -> str:
+    """SEARCH (trials and the confirming re-measurement), VARIANTS (patterns, perturbed shapes, fp8 fast
+    accumulation) or FIXED, from the case's params."""
+    params = case.params_dict
+    if "search_trial" in params or "search_confirm" in params:
+        return SEARCH
+    if "variant" in params or "fast_accum" in params or params.get("input_distribution", "normal") != "normal":
+        return VARIANTS
+    return FIXED
+
+
 def standard(measurements: list[dict[str, Any]], dtype: str) -> list[dict[str, Any]]:
     """This dtype's usable fixed-shape and search measurements (normal inputs, no variant)."""
     return [m for m in measurements
@@ -58,7 +86,7 @@ def best_shape(measurements: list[dict[str, Any]], dtype: str) -> Shape | None:
 
 def trial_timing(gemm: Mapping[str, Any]) -> dict[str, Any]:
     """The shorter screening timing of search trials and perturbed variants (search.trial_timing)."""
-    return {**SUITE_DEFAULTS["gemm"]["search"]["trial_timing"], **gemm.get("search", {}).get("trial_timing", {})}
+    return {**DEFAULTS["search"]["trial_timing"], **gemm.get("search", {}).get("trial_timing", {})}
 
 
 def search(context: FollowupContext, dtype: str) -> None:
@@ -66,7 +94,7 @@ def search(context: FollowupContext, dtype: str) -> None:
     (each is a normal measurement with params.search_trial); when a trial beats the known shapes,
     its shape is measured again with the suite's own timing (params.search_confirm)."""
     gemm, info = context.config, context.info
-    options = {**SUITE_DEFAULTS["gemm"]["search"], **gemm["search"]}
+    options = {**DEFAULTS["search"], **gemm["search"]}
     tile = options.get("tile") or peak_search.default_tile(info.backend)
     tile = math.lcm(tile, shape_alignment(dtype))  # fp8/int8 sizes stay where their ops accept them
     space = peak_search.default_space(
@@ -127,7 +155,7 @@ def perturbed_plan(run_id: str, dtype: str, best: Shape, options: Mapping[str, A
 
 def perturbed(context: FollowupContext, dtype: str, best: Shape) -> None:
     """Measure the perturbed plan, all with the same (screening) timing, so they compare like with like."""
-    options = {**SUITE_DEFAULTS["gemm"]["perturbation"], **context.config["perturbation"]}
+    options = {**DEFAULTS["perturbation"], **context.config["perturbation"]}
     screening = trial_timing(context.config)
     for case in perturbed_plan(context.run_id, dtype, best, options):
         context.measure(case, timing=screening)

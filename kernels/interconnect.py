@@ -23,15 +23,27 @@ from bench.devices.base import Backend, DeviceInfo
 from bench.devices.timing import Clock, Hook
 from bench.errors import MeasurementError
 from bench.kernels.base import LOCKSTEP, TORCH_DTYPES, Case, CheckResult, Kernel, Skip
+from bench.measure.config_schema import BYTES_MAX, TIMING_SCHEMA, Bounded, Schema, choice, list_from, seconds
 from bench.measure.distributed import world
 from bench.measure.policy import Timing, TimingPolicy
 from bench.measure.probe import DeviceProbe
 
 OPS = metrics.COLLECTIVES
-DTYPES = ("fp32", "bf16", "fp16", "fp64")
+DTYPES = ("fp64", "fp32", "bf16", "fp16")
 WARMUP_ITERATIONS = 5  # fixed, identical on every rank
 ONE_RANK = ("interconnect needs more than one rank: launch with torchrun or srun "
             "(e.g. torchrun --nproc-per-node 2 -m bench run ...)")
+
+# The suite's config (declared on its registry Suite; bench/measure/config.py validates it).
+CONFIG_SCHEMA: Schema = {
+    "ops": list_from(OPS, "collectives"),
+    "sizes_bytes": Bounded(1, BYTES_MAX, integer=True, each=True),
+    "dtype": choice(DTYPES),
+    "max_iteration_s": seconds(),
+    "timing": TIMING_SCHEMA,
+}
+DEFAULTS: dict[str, Any] = {"ops": list(OPS), "dtype": "fp32", "max_iteration_s": 2.0, "timing": {}}
+REQUIRED = ("sizes_bytes",)
 
 
 def _world() -> tuple[int, int, str | None]:

@@ -13,6 +13,18 @@ import torch
 
 from bench.devices.base import Backend, DeviceInfo
 from bench.kernels.base import TORCH_DTYPES, Case, CheckResult, Kernel
+from bench.measure.config_schema import (
+    BOOL,
+    BYTES_MAX,
+    LIST_MAX,
+    TIMING_SCHEMA,
+    Bounded,
+    Schema,
+    choice,
+    count,
+    list_from,
+    seconds,
+)
 from bench.measure.probe import DeviceProbe
 
 # kernel -> (arrays read, arrays written): STREAM's byte weights.
@@ -25,6 +37,30 @@ CHECK_POINTS = 4096  # sampled elements compared with an fp64 recomputation
 
 MEMORY_FRACTION = 0.25  # the three arrays of a target-sized stream take at most this much device memory
 SETUP_BUDGET_S = 12.0  # allocating and filling every DRAM stream case's arrays, at the probed fill rate
+DTYPES = ("fp64", "fp32", "bf16", "fp16")
+
+# The suite's config (declared on its registry Suite; bench/measure/config.py validates it).
+CONFIG_SCHEMA: Schema = {
+    "kernels": list_from(tuple(WEIGHTS), "kernels"),
+    "dtype": choice(DTYPES),
+    "llc_multiple": Bounded(1e-6, 1e4),  # array size as a multiple of the last-level cache
+    "min_array_bytes": Bounded(0, BYTES_MAX),
+    "target_array_bytes": Bounded(0, BYTES_MAX),  # wanted when memory and the probed fill rate allow
+    "max_iteration_s": seconds(),
+    "sweep": {
+        "enabled": BOOL,
+        "kernels": list_from(tuple(WEIGHTS), "kernels"),
+        "min_bytes": Bounded(1, BYTES_MAX, integer=True),
+        "max_llc_multiple": Bounded(1e-6, 1e4),
+        "points": count(LIST_MAX),
+    },
+    "timing": TIMING_SCHEMA,
+}
+DEFAULTS: dict[str, Any] = {
+    "dtype": "fp32", "llc_multiple": 4, "min_array_bytes": 0, "target_array_bytes": 0, "max_iteration_s": 2.0,
+    "timing": {}, "sweep": {"enabled": False, "kernels": ["triad"], "min_bytes": 65536, "max_llc_multiple": 8, "points": 12},
+}
+REQUIRED = ("kernels",)
 
 
 def dram_array_bytes(config: dict[str, Any], info: DeviceInfo, probe: DeviceProbe | None = None) -> int:

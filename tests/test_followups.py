@@ -1,8 +1,10 @@
 """The runner is generic: a suite it has never heard of, registered in a test, declares its cases (and
-an explicit skip), its follow-ups, its measurement strategy and whether its dtype needs the backend."""
+an explicit skip), its follow-ups, its measurement strategy and whether its dtype needs the backend,
+and its own config schema, defaults and required keys, which the suite-file loader then validates."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -10,11 +12,15 @@ import torch
 
 from bench.devices.cpu import CpuBackend
 from bench.devices.timing import FakeClock
+from bench.errors import ConfigError
 from bench.kernels import registry
-from bench.kernels.base import LOCKSTEP, Case, CheckResult, Kernel, Skip, Suite
+from bench.kernels.base import FIXED, LOCKSTEP, VARIANTS, Case, CheckResult, FollowupBound, Kernel, Skip, Suite
+from bench.measure.config import load_suite_config
+from bench.measure.config_schema import TIMING_SCHEMA, Bounded, seconds
 from bench.measure.policy import Timing
 from bench.measure.results import RunWriter
 from bench.measure.runner import Runner, RunOptions, new_run
+from bench.present.progress import LineObserver
 
 
 def toy_case(n: int, **params: Any) -> Case:
@@ -68,7 +74,8 @@ SEEN: dict[str, Any] = {}
 
 
 def toy_cases(config: dict[str, Any], info: Any, probe: Any = None):
-    yield toy_case(64)
+    for n in config["sizes"]:
+        yield toy_case(n)
     yield Skip(toy_case(0, ranks=1), "toy needs two ranks: launch with torchrun")
     yield Case("toy", "needs_unit", "tf32", (("n", 64),))  # the CPU has no TF32 unit
     yield Case("toy", "lockstep", "fp32", (("n", 64),))
@@ -88,6 +95,21 @@ def toy_followups(context) -> None:
     context.record_search("toy", {"trials": 2, "best": larger["throughput"]["value"]})
 
 
+def toy_bound(config) -> dict[str, FollowupBound]:
+    return {"fp32": FollowupBound(others=2), "tf32": FollowupBound(others=1)}
+
+
+def toy_phase(case: Case) -> str:
+    return VARIANTS if "followup" in case.params_dict else FIXED
+
+
+TOY = Suite(toy_cases, toy_kernel, followups=toy_followups, followup_bound=toy_bound, phase=toy_phase,
+            config_schema={"sizes": Bounded(1, 2**20, integer=True, each=True),
+                           "marker": (lambda v: isinstance(v, str), "a string"),
+                           "max_iteration_s": seconds(), "timing": TIMING_SCHEMA},
+            defaults={"marker": "default", "max_iteration_s": 1.0, "timing": {}}, required=("sizes",))
+
+
 class Recorder:
     def __init__(self):
         self.started: list[tuple[str, int, int]] = []
@@ -103,11 +125,10 @@ class Recorder:
 
 @pytest.fixture
 def toy_run(tmp_path, monkeypatch):
-    monkeypatch.setitem(registry.SUITES, "toy", Suite(toy_cases, toy_kernel, followups=toy_followups))
-    monkeypatch.setattr("bench.measure.runner.SUITES", registry.SUITES)
+    monkeypatch.setitem(registry.SUITES, "toy", TOY)
     SEEN.clear()
     config = {"name": "toy", "seed": 0, "timing": {"samples": 5, "max_samples": 5, "warmup_max_s": 0.01},
-              "suites": {"toy": {"max_iteration_s": 1.0, "timing": {}, "marker": "mine"}}}
+              "suites": {"toy": {"sizes": [64], "max_iteration_s": 1.0, "timing": {}, "marker": "mine"}}}
     backend = CpuBackend()
     writer = RunWriter(tmp_path / "run", new_run("toy-run", backend, config, RunOptions()))
     observer = Recorder()
@@ -161,3 +182,44 @@ def test_follow_ups_are_numbered_after_the_fixed_cases(toy_run):
         ("toy/double/fp32/n=64", 1, 4), ("toy/double/fp32/n=0,ranks=1", 2, 4), ("toy/needs_unit/tf32/n=64", 3, 4),
         ("toy/lockstep/fp32/n=64", 4, 4), ("toy/double/fp32/n=128,followup=1", 5, 5),
         ("toy/double/fp32/n=256,followup=2", 6, 6), ("toy/needs_unit/tf32/n=8,followup=3", 7, 7)]
+
+
+def toy_file(tmp_path, body: str) -> str:
+    path = tmp_path / "toy.yaml"
+    path.write_text("timing: {samples: 3, max_samples: 3, warmup_max_s: 0.01}\nsuites:\n  toy:\n" + body)
+    return str(path)
+
+
+@pytest.fixture
+def registered_toy(monkeypatch):
+    monkeypatch.setitem(registry.SUITES, "toy", TOY)
+    SEEN.clear()
+
+
+def test_the_loader_validates_a_registered_suite_by_its_own_schema(tmp_path, registered_toy):
+    config = load_suite_config(toy_file(tmp_path, "    sizes: [32]\n"), ["suites.toy.marker=from-set"])
+    assert config["suites"]["toy"] == {"sizes": [32], "marker": "from-set", "max_iteration_s": 1.0, "timing": {}}
+    path = toy_file(tmp_path, "    sizes: [32]\n    colour: red\n")
+    with pytest.raises(ConfigError, match=r"suites\.toy\.colour: unknown key \(known: sizes, marker, max_iteration_s, timing\)"):
+        load_suite_config(path)
+    with pytest.raises(ConfigError, match=r"suites\.toy\.sizes\[0\]"):
+        load_suite_config(toy_file(tmp_path, "    sizes: [0]\n"))
+    with pytest.raises(ConfigError, match=r"suites\.toy: missing sizes"):
+        load_suite_config(toy_file(tmp_path, "    marker: only\n"))
+
+
+def test_a_registered_suite_runs_from_its_loaded_config_counted_within_its_bound(tmp_path, registered_toy):
+    config = load_suite_config(toy_file(tmp_path, "    sizes: [16, 32]\n"))
+    backend, stream = CpuBackend(), io.StringIO()
+    writer = RunWriter(tmp_path / "run", new_run("toy-loaded", backend, config, RunOptions()))
+    run = Runner(backend, config, writer, LineObserver(stream, config),
+                 RunOptions(clock_factory=lambda b: FakeClock(1e-4))).run()
+    assert [m["id"] for m in run["measurements"]] == [
+        "toy/double/fp32/n=16", "toy/double/fp32/n=32", "toy/lockstep/fp32/n=64",
+        "toy/double/fp32/n=128,followup=1", "toy/double/fp32/n=256,followup=2"]
+    assert SEEN["config"]["marker"] == "default"  # the suite's own default, merged by the loader
+    counters = [line.split("]")[0].split(" ·")[0] for line in stream.getvalue().splitlines()]
+    # 5 fixed cases (2 skipped) and at most 3 follow-ups; tf32 measured nothing fixed, so its bound closes
+    # with the fixed cases, and its follow-up, when it comes anyway, is counted as it is found
+    assert counters == ["[1/≤8", "[2/≤8", "[3/≤8", "[4/≤8", "[5/≤8", "[6/≤7 variants fp32 1/2",
+                        "[7/7 variants fp32 2/2", "[8/8 variants tf32 1/1"]

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from bench.cli import main
-from bench.kernels.base import Case
+from bench.kernels import registry
+from bench.kernels.base import FIXED, VARIANTS, Case, FollowupBound, Suite
 from bench.present.progress import LineObserver, LiveObserver, QuietObserver, RunProgress, extras_budget, make_observer
 
 CONFIG = {"suites": {"gemm": {
@@ -61,6 +62,24 @@ def test_extras_budget_from_the_suite_config():
     assert (budget.search_trials, budget.search_seconds, budget.others, budget.cases) == (4, 100.0, 4, 9)  # + the confirming re-measurement
     assert extras_budget({"suites": {"gemm": {"dtypes": ["fp32"]}}}) == {}
     assert extras_budget(None) == {}
+
+
+def test_the_bound_is_what_each_configured_suite_declares(monkeypatch):
+    toy = Suite(lambda config, info, probe=None: [], lambda case, backend, seed=0: None,
+                followup_bound=lambda config: {"int8": FollowupBound(others=config["extra"])},
+                phase=lambda case: VARIANTS if case.params else FIXED)
+    monkeypatch.setitem(registry.SUITES, "toy", toy)
+    monkeypatch.setitem(registry.SUITES, "toy2", toy)
+    assert extras_budget({"suites": {"toy": {"extra": 2}, "toy2": {"extra": 3}}}) == {"int8": FollowupBound(others=5)}
+    config = {"suites": {"toy": {"extra": 2}, "not_registered": {}}}
+    assert extras_budget(config) == {"int8": FollowupBound(others=2)}
+    progress = RunProgress(config, FakeClock())
+    fixed = Case("toy", "k", "int8", (("n", 1),))
+    progress.started(fixed, 1, 1)
+    progress.ended(fixed, True)
+    assert progress.counter() == "1/≤3"
+    progress.started(Case("toy", "k", "int8", (("n", 2),), (("more", 1),)), 2, 2)
+    assert (progress.counter(), progress.phase_text()) == ("2/≤3", "variants int8 1/2")
 
 
 def test_count_and_eta_cover_the_whole_run():

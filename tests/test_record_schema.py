@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.kernels import registry
+from bench.kernels.base import Suite
 from bench.lab import plan
 from bench.measure import config
+from bench.measure.config_schema import TIMING_SCHEMA
 from bench.record import inputs, schemagen
 from bench.record.folder import read_run
 from bench.record.validate import problems
@@ -132,18 +135,42 @@ def keys(typed_dict) -> set[str]:
     return set(typing.get_type_hints(typed_dict))
 
 
+TYPE_IT = ("type it in bench/record/inputs.py (a TypedDict, Required[...] for its required keys) and "
+           "regenerate docs/schema with `python -m bench.record.schemagen`")
+
+
+def typed_config_gaps(typed, schema: dict, where: str) -> list[str]:
+    """Where a suite-config TypedDict and the loader's schema differ, nested mappings included."""
+    hints = typing.get_type_hints(typed)
+    gaps = [f"{where}.{key}: the loader takes it but {typed.__name__} lacks it: {TYPE_IT}"
+            for key in schema if key not in hints]
+    gaps += [f"{where}.{key}: {typed.__name__} has it but the loader does not" for key in hints if key not in schema]
+    for key, rule in schema.items():
+        if isinstance(rule, dict) and key in hints:
+            gaps += typed_config_gaps(hints[key], rule, f"{where}.{key}")
+    return gaps
+
+
+def suite_config_gaps() -> list[str]:
+    """Every difference between bench/record/inputs.py's suite config and the registry's suites."""
+    gaps = typed_config_gaps(inputs.SuiteConfigFile, config.top_schema(), "suite file")
+    typed_suites = typing.get_type_hints(inputs.SuitesConfig)
+    for name, suite in registry.SUITES.items():
+        if name in typed_suites and typed_suites[name].__required_keys__ != set(suite.required):
+            gaps.append(f"suite file.suites.{name}: required {sorted(typed_suites[name].__required_keys__)} in "
+                        f"{typed_suites[name].__name__}, {sorted(suite.required)} on the registry Suite")
+    return gaps
+
+
 def test_suite_config_keys_agree_with_the_loader():
-    assert keys(inputs.SuiteConfigFile) == set(config.TOP_SCHEMA)
-    assert keys(inputs.TimingConfig) == set(config.TIMING_SCHEMA)
-    assert keys(inputs.SuitesConfig) == set(config.SUITE_SCHEMAS)
-    per_suite = {"gemm": inputs.GemmSuiteConfig, "attention": inputs.AttentionSuiteConfig,
-                 "stream": inputs.StreamSuiteConfig, "interconnect": inputs.InterconnectSuiteConfig}
-    for suite, typed in per_suite.items():
-        assert keys(typed) == set(config.SUITE_SCHEMAS[suite]), suite
-        assert typed.__required_keys__ == set(config.REQUIRED[suite]), suite
-    assert keys(inputs.GemmSearchConfig) == set(config.GEMM_SEARCH_SCHEMA)
-    assert keys(inputs.GemmPerturbationConfig) == set(config.GEMM_PERTURBATION_SCHEMA)
-    assert keys(inputs.StreamSweepConfig) == set(config.SUITE_SCHEMAS["stream"]["sweep"])
+    assert suite_config_gaps() == []
+
+
+def test_a_registered_suite_without_its_typed_config_is_named_with_what_to_add(monkeypatch):
+    toy = Suite(lambda config, info, probe=None: [], lambda case, backend, seed=0: None,
+                config_schema={"sizes": (lambda v: True, "anything"), "timing": TIMING_SCHEMA})
+    monkeypatch.setitem(registry.SUITES, "toy", toy)
+    assert suite_config_gaps() == [f"suite file.suites.toy: the loader takes it but SuitesConfig lacks it: {TYPE_IT}"]
 
 
 def test_plan_keys_agree_with_the_loader():

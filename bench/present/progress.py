@@ -1,10 +1,10 @@
 """Progress of a run, implementing bench.measure.runner.Observer: one count and one ETA for the whole run.
 
-A run measures its fixed cases first, then the GEMM extras that depend on them: the guided peak
-search (at most `max_trials` trials or `max_seconds` per dtype), the data patterns and the perturbed
-variants. The runner only learns how many extras there are as it goes, so `RunProgress` bounds them
-from the suite config and counts `[35/≤58]` with the phase named ("peak search fp32 trial 2/≤24"),
-never `[35/35]`, `[36/36]`.
+A run measures its fixed cases first, then the extras (follow-ups) that depend on them, e.g. GEMM's guided
+peak search (at most `max_trials` trials or `max_seconds` per dtype), data patterns and perturbed
+variants. The runner only learns how many extras there are as it goes, so `RunProgress` bounds them by
+what each suite declares from its config (Suite.followup_bound, Suite.phase) and counts `[35/≤58]` with
+the phase named ("peak search fp32 trial 2/≤24"), never `[35/35]`, `[36/36]`.
 
 `make_observer` picks the display: nothing for --quiet/--json, a rich live panel when the stream is
 a terminal (rich is imported only then), else one plain line per case (logs, CI, pipes)."""
@@ -12,53 +12,35 @@ a terminal (rich is imported only then), else one plain line per case (logs, CI,
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import sys
 import time
 from typing import Any, Callable, Mapping, TextIO
 
-from bench.kernels.base import Case
+from bench.kernels.base import FIXED, SEARCH, VARIANTS, Case, FollowupBound
+from bench.kernels.registry import SUITES
 from bench.measure.observers import QuietObserver
 
 # --- the count -------------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class ExtrasBudget:
-    """At most how many extra GEMM cases one dtype adds after the fixed cases, and the search's time cap."""
-
-    search_trials: int = 0
-    search_seconds: float = 0.0
-    others: int = 0  # data patterns, perturbed variants, fp8 fast accumulation
-    search_confirm: int = 0  # the search's best trial measured again with the suite's timing
-
-    @property
-    def cases(self) -> int:
-        return self.search_trials + self.search_confirm + self.others
+def extras_budget(config: Mapping[str, Any] | None) -> dict[str, FollowupBound]:
+    """dtype -> its bound, as each configured suite declares it (Suite.followup_bound, kernels/registry.py);
+    a dtype that several suites bound gets the sum."""
+    budget: dict[str, FollowupBound] = {}
+    for name, suite_config in ((config or {}).get("suites") or {}).items():
+        for dtype, bound in (SUITES[name].followup_bound(suite_config or {}) if name in SUITES else {}).items():
+            budget[dtype] = _sum(budget[dtype], bound) if dtype in budget else bound
+    return budget
 
 
-def extras_budget(config: Mapping[str, Any] | None) -> dict[str, ExtrasBudget]:
-    """dtype -> its bound, read from the suite config as the GEMM follow-ups use it (kernels/gemm_followups.py)."""
-    gemm = ((config or {}).get("suites") or {}).get("gemm") or {}
-    search, perturbation = gemm.get("search") or {}, gemm.get("perturbation") or {}
-    patterns = [p for p in gemm.get("data_patterns") or ["normal"] if p != "normal"]
-    budget = ExtrasBudget(
-        search_trials=int(search.get("max_trials") or 0) if search.get("enabled") else 0,
-        search_confirm=1 if search.get("enabled") else 0,
-        search_seconds=float(search.get("max_seconds") or 0.0) if search.get("enabled") else 0.0,
-        others=len(patterns) + ((int(perturbation.get("variants") or 0) + 2) if perturbation.get("enabled") else 0))
-    fp8_budget = dataclasses.replace(budget, others=budget.others + 1)  # fp8 fast accumulation beside the default
-    return ({dtype: fp8_budget if dtype.startswith("fp8") else budget for dtype in gemm.get("dtypes") or []}
-            if budget.cases or any(d.startswith("fp8") for d in gemm.get("dtypes") or []) else {})
+def _sum(a: FollowupBound, b: FollowupBound) -> FollowupBound:
+    return FollowupBound(a.search_trials + b.search_trials, a.search_seconds + b.search_seconds,
+                         a.others + b.others, a.search_confirm + b.search_confirm)
 
 
 def phase_of(case: Case) -> str:
-    """"fixed", "search" or "variants" (data patterns and perturbed shapes), from the case's params."""
-    params = case.params_dict
-    if "search_trial" in params or "search_confirm" in params:
-        return "search"
-    if "variant" in params or "fast_accum" in params or params.get("input_distribution", "normal") != "normal":
-        return "variants"
-    return "fixed"
+    """"fixed", "search" or "variants", as the case's suite declares it (Suite.phase)."""
+    suite = SUITES.get(case.suite)
+    return suite.phase(case) if suite else FIXED
 
 
 def _clock_text(seconds: float | None) -> str:
@@ -76,7 +58,7 @@ class RunProgress:
     later (phase, dtype) starts, the earlier ones are over and their unused budget is dropped.
     `clock` is a seam (tests pass a fake); only case starts and ends are timed."""
 
-    PHASES = ("search", "variants")
+    PHASES = (SEARCH, VARIANTS)
 
     def __init__(self, config: Mapping[str, Any] | None = None, clock: Callable[[], float] = time.monotonic):
         self.budget = extras_budget(config)
@@ -88,8 +70,10 @@ class RunProgress:
         self.fixed_seconds = 0.0
         self.extras_done: dict[tuple[str, str], int] = {}  # (phase, dtype) -> cases started
         self.closed: set[tuple[str, str]] = set()  # (phase, dtype) that can add no more cases
-        self.measured_dtypes: set[str] = set()  # GEMM dtypes with a usable fixed-shape measurement
-        self.phase = "fixed"
+        self.followup_suites = {name for name, body in ((config or {}).get("suites") or {}).items()
+                                if name in SUITES and SUITES[name].followup_bound(body or {})}
+        self.measured_dtypes: set[str] = set()  # dtypes with a usable fixed measurement of a suite with extras
+        self.phase = FIXED
         self.case: Case | None = None
         self._case_started = 0.0
         self._running = False
@@ -102,7 +86,7 @@ class RunProgress:
     def started(self, case: Case, number: int, total: int) -> None:
         self.case, self._case_started, self._running = case, self.clock(), True
         self.phase = phase_of(case)
-        if self.phase == "fixed":
+        if self.phase == FIXED:
             self.fixed_total, self.fixed_number = max(self.fixed_total, total), number
             return
         key = (self.phase, case.dtype)
@@ -112,19 +96,19 @@ class RunProgress:
 
     def ended(self, case: Case, measured_ok: bool) -> None:
         self._running = False
-        if phase_of(case) != "fixed":
+        if phase_of(case) != FIXED:
             return
         self.fixed_done += 1
         self.fixed_seconds += self.clock() - self._case_started
-        if case.suite == "gemm" and measured_ok:
+        if case.suite in self.followup_suites and measured_ok:
             self.measured_dtypes.add(case.dtype)
         if self.fixed_done >= self.fixed_total:  # patterns and variants need a measured best shape
-            self.closed.update(("variants", d) for d in self.budget if d not in self.measured_dtypes)
+            self.closed.update((VARIANTS, d) for d in self.budget if d not in self.measured_dtypes)
 
     # -- figures --
     def _bound(self, phase: str, dtype: str) -> int:
-        budget = self.budget.get(dtype, ExtrasBudget())
-        return budget.search_trials + budget.search_confirm if phase == "search" else budget.others
+        budget = self.budget.get(dtype, FollowupBound())
+        return budget.search_trials + budget.search_confirm if phase == SEARCH else budget.others
 
     def _left(self, key: tuple[str, str]) -> int:
         """Cases (phase, dtype) may still add."""
@@ -133,7 +117,7 @@ class RunProgress:
     @property
     def number(self) -> int:
         """The case now running (or the last one ended), counted over the whole run."""
-        if self.phase == "fixed":
+        if self.phase == FIXED:
             return self.fixed_number
         return self.fixed_total + sum(self.extras_done.values())
 
@@ -163,8 +147,8 @@ class RunProgress:
         left = max(self.fixed_total - self.fixed_done, 0) * per_case
         for phase, dtype in self._order():
             cases = self._left((phase, dtype)) * per_case
-            cap = self.budget.get(dtype, ExtrasBudget()).search_seconds
-            left += min(cases, cap) if phase == "search" and cap else cases
+            cap = self.budget.get(dtype, FollowupBound()).search_seconds
+            left += min(cases, cap) if phase == SEARCH and cap else cases
         return left
 
     def elapsed_s(self) -> float:
@@ -176,12 +160,12 @@ class RunProgress:
 
     def phase_text(self) -> str:
         case = self.case
-        if case is None or self.phase == "fixed":
+        if case is None or self.phase == FIXED:
             return "fixed cases"
         done = self.extras_done.get((self.phase, case.dtype), 0)
         bound = self._bound(self.phase, case.dtype)
-        if self.phase == "search":
-            budget = self.budget.get(case.dtype, ExtrasBudget())
+        if self.phase == SEARCH:
+            budget = self.budget.get(case.dtype, FollowupBound())
             cap = f" (≤{budget.search_seconds:.0f} s)" if budget.search_seconds else ""
             if "search_confirm" in case.params_dict:
                 return f"peak search {case.dtype}: best trial confirmed"
@@ -203,7 +187,7 @@ class LineObserver:
 
     def case_started(self, case: Case, number: int, total: int) -> None:
         self.progress.started(case, number, total)
-        where = "" if self.progress.phase == "fixed" else f" {self.progress.phase_text()}"
+        where = "" if self.progress.phase == FIXED else f" {self.progress.phase_text()}"
         eta = self.progress.eta_s()
         self.current = (f"[{self.progress.counter()}{where}" + (f" · ETA {_clock_text(eta)}" if eta is not None else "")
                         + f"] {case.id}")

@@ -1,6 +1,6 @@
 """The input files accelbench reads, as TypedDicts: suite configs, test plans, device spec files and
-threshold profiles. They mirror the loaders (bench/measure/config.py, bench/lab/plan.py, bench/rules/specs.py,
-bench/rules/profiles.py), which stay the authority on values (known dtypes, sources that must resolve,
+threshold profiles. They mirror the loaders (bench/measure/config.py with each suite's schema on its registry
+Suite in kernels/, bench/lab/plan.py, bench/rules/specs.py, bench/rules/profiles.py), which stay the authority on values (known dtypes, sources that must resolve,
 positive sizes); these definitions say which keys exist and of what type, and the JSON Schemas
 under docs/schema/ are generated from them. tests/test_record_schema.py checks that every shipped
 file validates and that the key sets agree with the loaders' tables.
