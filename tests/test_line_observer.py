@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 
+from test_progress import FakeClock
+from test_progress import _gemm as gemm
+
 from bench.kernels.base import Case
 from bench.present.progress import LineObserver
 
@@ -12,18 +15,6 @@ CONFIG = {"suites": {"gemm": {  # fp32 extras: 4 search trials + 1 confirmation,
     "dtypes": ["fp32"], "data_patterns": ["normal", "zeros"],
     "search": {"enabled": True, "max_trials": 4, "max_seconds": 100},
     "perturbation": {"enabled": True, "variants": 1}}}}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def gemm(size: int, **params) -> Case:
-    return Case("gemm", "matmul", "fp32", (("m", size), ("n", size), ("k", size)), tuple(params.items()))
 
 
 def measurement(case: Case, value: float, status: str = "ok", unit: str = "TFLOPS") -> dict:
