@@ -212,7 +212,40 @@ def _plain(table: Table) -> str:
     return "\n".join([line(table.columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
+def _unwrapped_rich_layout(table: Table, width: int) -> str | None:
+    """What `_rich` prints when every cell fits on one line at `width`, laid out directly (rich's table
+    renderer takes most of `bench specs`'s start-up); None when rich must wrap or lay out a cell.
+
+    rich's SIMPLE_HEAD box without edges: columns padded one space each side except at the outer edges,
+    a space as the column divider (three spaces between columns), one rule of the full width under the
+    header. tests/test_render.py compares the two on many tables."""
+    from rich.cells import cell_len
+
+    cells = [table.columns] + [[_cell(c) for c in row] for row in table.rows]
+    if any(not text.isprintable() for row in cells for text in row):
+        return None  # newlines, tabs, control characters: rich's own layout
+    widths = [max(cell_len(text) for text in column) for column in zip(*cells)]
+    total = sum(widths) + 3 * (len(widths) - 1)
+    if total > width:
+        return None
+
+    def line(row: Sequence[str]) -> str:
+        parts = [(text + " " * (w - cell_len(text))) if align == "l" else (" " * (w - cell_len(text)) + text)
+                 for text, w, align in zip(row, widths, table.alignments())]
+        return "   ".join(parts).rstrip()
+
+    body = [line(cells[0]), "─" * total] + [line(row) for row in cells[1:]]
+    return "\n".join(text for text in body if text.strip())
+
+
 def _rich(table: Table, width: int) -> str:
+    direct = _unwrapped_rich_layout(table, width)
+    if direct is not None:
+        return direct
+    return _rich_table(table, width)
+
+
+def _rich_table(table: Table, width: int) -> str:
     from rich import box
     from rich.console import Console
     from rich.table import Table as RichTable

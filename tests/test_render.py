@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import subprocess
 import sys
 
@@ -81,3 +82,36 @@ def test_shapes_read_as_people_write_them():
 def test_run_summary_shows_shapes_in_words():
     text = render.summary_text(cpu_run())
     assert "1024×1024×1024" in text and "m=1024" not in text and "Effective TPP" in text
+
+
+CELLS = ["a", "bb", "TPP", "3A090.a.1, 3A090.a.2*", "µs", "mm²", "—", "GB/s", "", "x y", "é", "日本", "🙂", "1,234.5",
+         1.5, 12345, None, 0.0001, math.nan]
+
+
+def random_table(rng: random.Random) -> Table:
+    columns = rng.randint(1, 7)
+    return Table([str(rng.choice(CELLS)) or "c" for _ in range(columns)],
+                 [[rng.choice(CELLS) for _ in range(columns)] for _ in range(rng.randint(0, 6))],
+                 align=[rng.choice("lr") for _ in range(columns)] if rng.random() < 0.5 else None)
+
+
+def test_the_direct_layout_is_exactly_what_rich_prints():
+    """`bench specs` and friends lay out unwrapped tables without rich's renderer: same text, to the character,
+    for wide (CJK, emoji) and narrow cells, both alignments, empty tables, and widths that do and don't fit."""
+    rng = random.Random(7)
+    direct = 0
+    for _ in range(600):
+        table, width = random_table(rng), rng.randint(20, 160)
+        laid_out = render._unwrapped_rich_layout(table, width)
+        if laid_out is not None:
+            direct += 1
+            assert laid_out == render._rich_table(table, width), (table, width)
+    assert direct > 300  # most of them fit: the comparison ran
+    summary = render.summary_tables(cpu_run())
+    width = render.natural_width(summary)
+    assert [render._unwrapped_rich_layout(t, width) for t in summary] == [render._rich_table(t, width) for t in summary]
+
+
+def test_a_cell_that_must_wrap_or_break_a_line_goes_to_rich():
+    assert render._unwrapped_rich_layout(Table(["a", "b"], [["x" * 30, "y"]]), width=20) is None
+    assert render._unwrapped_rich_layout(Table(["a"], [["two\nlines"]]), width=80) is None
